@@ -1,0 +1,5 @@
+"""`python -m kscribe` is the `kscribe` command."""
+
+from kscribe.cli import main
+
+raise SystemExit(main())

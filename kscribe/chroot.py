@@ -1,0 +1,111 @@
+"""Toolchain chroots: a ``debootstrap --variant=minbase`` of a kernel's own suite.
+
+A kernel is built by its suite's gcc, and its ``linux-kbuild`` programs need that suite's
+glibc; so a kernel whose suite is not the host's is built inside a chroot of that suite. The
+chroot is made once and cached as a ``.tar.zst`` (the durable artifact) plus an extracted copy
+to run in. Commands run in a private mount namespace: as root with ``unshare -m``, otherwise
+with ``unshare -Urm`` (a user namespace) where the kernel allows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kscribe import atomic
+from kscribe.errors import KscribeError
+from kscribe.hosttools import require
+from kscribe.settings import Settings
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Chroot:
+    """A minbase chroot of ``codename`` holding ``packages``, cached under the cache folder."""
+
+    def __init__(self, settings: Settings, codename: str, packages: list[str]) -> None:
+        self.settings = settings
+        self.codename = codename
+        self.packages = sorted(set(packages))
+        self.mirror = settings.mirror("debian")
+        key = hashlib.sha256(
+            "\n".join([codename, self.mirror, *self.packages]).encode()).hexdigest()[:12]
+        self.name = f"{codename}-{key}"
+        base = settings.cache_dir / "chroots"
+        self.tarball = base / f"{self.name}.tar.zst"
+        self.root = base / self.name
+
+    def ensure(self) -> None:
+        """Make the chroot if it is not cached, then extract it if it is not extracted."""
+        if (self.root / ".kscribe-ready").is_file():
+            return
+        if not self.tarball.is_file():
+            self._create()
+        require("zstd", why="to unpack a toolchain chroot")
+        with atomic.atomic_path(self.root, directory=True) as tmp:
+            subprocess.run(f"zstd -dc {shlex.quote(str(self.tarball))} | "
+                           f"tar -x --numeric-owner -C {shlex.quote(str(tmp))}",
+                           shell=True, check=True)
+            (tmp / ".kscribe-ready").write_text(" ".join(self.packages) + "\n")
+
+    def _create(self) -> None:
+        if os.geteuid() != 0:
+            raise KscribeError(f"making the {self.codename} toolchain chroot needs root "
+                               "(debootstrap); run once as root, or use a host toolchain")
+        require("debootstrap", why=f"to make a {self.codename} toolchain chroot")
+        require("zstd", why="to cache the toolchain chroot")
+        print(f"  making {self.codename} toolchain chroot with {', '.join(self.packages)}",
+              file=sys.stderr)
+        started = time.monotonic()
+        with atomic.atomic_path(self.root.with_name(self.name + ".bootstrap"),
+                                directory=True) as tmp:
+            proc = subprocess.run(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(self.packages)}",
+                 f"--keyring={self.settings.keyring}", self.codename, str(tmp), self.mirror],
+                capture_output=True, text=True)
+            if proc.returncode != 0:
+                log = tmp.parent / f"{self.name}.debootstrap.log"
+                log.write_text(proc.stdout + proc.stderr)
+                tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+                raise KscribeError(f"debootstrap of {self.codename} failed: "
+                                   f"{' '.join(tail)} (full log: {log})")
+            for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                subprocess.run(["find", str(tmp / junk), "-type", "f", "-delete"], check=False)
+            with atomic.atomic_path(self.tarball) as tar_tmp:
+                subprocess.run(f"tar -C {shlex.quote(str(tmp))} --numeric-owner -c . | "
+                               f"zstd -q -T0 -3 -o {shlex.quote(str(tar_tmp))} -f",
+                               shell=True, check=True)
+            # the extracted bootstrap is thrown away: ensure() unpacks the tarball
+        took = time.monotonic() - started
+        size = self.tarball.stat().st_size / 1e6
+        print(f"  {self.codename} chroot ready in {took:.0f} s ({size:.0f} MB)", file=sys.stderr)
+
+    def command(self, argv: list[str], cwd: Path, binds: list[Path],
+                env: dict[str, str] | None = None) -> list[str]:
+        """The host command line that runs ``argv`` in the chroot with ``binds`` visible.
+
+        Each bound folder appears at the same path inside, so paths in Makefiles and
+        dependency files mean the same thing on both sides.
+        """
+        r = shlex.quote(str(self.root))
+        lines = ["set -e"]
+        for b in binds:
+            q = shlex.quote(str(b))
+            lines.append(f"mkdir -p {r}{q} && mount --bind {q} {r}{q}")
+        lines.append(f"mount --bind /dev {r}/dev")
+        lines.append(f"mount -t proc proc {r}/proc || true")
+        envs = " ".join(shlex.quote(f"{k}={v}") for k, v in
+                        {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8",
+                         **(env or {})}.items())
+        inner = f"cd {shlex.quote(str(cwd))} && exec " + shlex.join(argv)
+        lines.append(f"exec chroot {r} env -i {envs} sh -c {shlex.quote(inner)}")
+        script = "\n".join(lines)
+        require("unshare", why="to run a toolchain chroot")
+        if os.geteuid() == 0:
+            return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+        return ["unshare", "-Urm", "sh", "-c", script]

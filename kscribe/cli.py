@@ -1,0 +1,143 @@
+"""The ``kscribe`` command: one subcommand per step, each with ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kscribe import __version__
+from kscribe.errors import KscribeError
+from kscribe.settings import Settings
+
+ENV_HELP = """environment:
+  KSCRIBE_CACHE            cache folder (default ~/.cache/kscribe)
+  KSCRIBE_OUT              build folders (default ./out)
+  KSCRIBE_LOCK             lock file of resolved targets (default ./kscribe.lock)
+  KSCRIBE_MIRROR           Debian archive mirror (default: from /etc/apt/sources.list*)
+  KSCRIBE_SECURITY_MIRROR  Debian security mirror (default: from apt's sources)
+  KSCRIBE_KEYRING          keyring for Release signatures (default: Debian's archive keyring)
+"""
+
+
+def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.target import all_targets
+
+    lock = {}
+    if settings.lock_path.is_file():
+        lock = json.loads(settings.lock_path.read_text()).get("targets", {})
+    for t in all_targets():
+        pinned = lock.get(t.name)
+        extra = f"{pinned['version']} ({pinned['abi']})" if pinned else "not resolved yet"
+        print(f"{t.name:28} {t.arch.kbuild_arch:8} {extra}")
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.resolve import resolve
+    from kscribe.target import parse_target
+
+    r = resolve(parse_target(args.target), settings, refresh=args.refresh)
+    if args.json:
+        print(json.dumps({r.target: r.to_lock()}, indent=2))
+    else:
+        print(f"{r.target}: {r.version} ({r.abi}) from {r.suite}")
+        for role, d in r.debs.items():
+            print(f"  {role:8} {d.name} {d.version}")
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import prepare
+
+    p = prepare(args.target, settings, refresh=args.refresh)
+    print(f"{p.target}: headers {p.provisioned.kdir}")
+    print(f"{p.target}: kernel  {p.provisioned.kernel}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import build_kdir, build_target
+
+    if args.kdir:
+        res = build_kdir(args.kdir, settings, arch=args.arch, clean=args.clean)
+    elif args.target:
+        res = build_target(args.target, settings, toolchain=args.toolchain, clean=args.clean)
+    else:
+        raise KscribeError("build: give a TARGET (e.g. bookworm/amd64) or --kdir PATH")
+    print(f"{res.metadata['target']}: {res.outdir / 'metadata.json'}")
+    return 0
+
+
+def cmd_boot(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import boot_target
+
+    v = boot_target(args.target, settings, modules_from=args.modules_from, append=args.append)
+    print(f"{args.target}: {v.summary()}")
+    return 0 if v.ok else 1
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import boot_target, build_target
+
+    build_target(args.target, settings, toolchain=args.toolchain)
+    v = boot_target(args.target, settings)
+    print(f"{args.target}: {v.summary()}")
+    return 0 if v.ok else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kscribe", description="Build, boot-test and upstream the kscribe tracer for "
+        "real Debian kernels.", epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"kscribe {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, epilog=ENV_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        return sp
+
+    target_help = "SUITE/ARCH[/FLAVOUR], e.g. bookworm/amd64 (see `kscribe targets`)"
+    add("targets", cmd_targets, "list the known targets and what each is pinned to")
+    sp = add("resolve", cmd_resolve, "resolve a target to exact packages and pin it")
+    sp.add_argument("target", help=target_help)
+    sp.add_argument("--refresh", action="store_true", help="ask the archive again")
+    sp.add_argument("--json", action="store_true", help="print the lock entry as JSON")
+    sp = add("provision", cmd_provision, "download, verify and extract a target's kernel")
+    sp.add_argument("target", help=target_help)
+    sp.add_argument("--refresh", action="store_true", help="resolve the target again")
+    for name, func, text in (
+            ("build", cmd_build, "build the tracer's modules for a target or a local tree"),
+            ("run", cmd_run, "build, then boot-test under QEMU")):
+        sp = add(name, func, text)
+        sp.add_argument("target", nargs="?" if name == "build" else None, help=target_help)
+        sp.add_argument("--toolchain", choices=("auto", "host", "chroot"), default="auto",
+                        help="where the compiler comes from (default: auto)")
+        if name == "build":
+            sp.add_argument("--kdir", type=Path, help="a prepared local kernel tree "
+                            "instead of a target, e.g. /lib/modules/$(uname -r)/build")
+            sp.add_argument("--arch", help="the Debian arch of --kdir (default: the host's)")
+            sp.add_argument("--clean", action="store_true", help="start from an empty "
+                            "build folder")
+    sp = add("boot", cmd_boot, "boot a target's kernel under QEMU and load the tracer")
+    sp.add_argument("target", help=target_help)
+    sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "
+                    "another target (a negative control: they must be refused)")
+    sp.add_argument("--append", default="", help="extra kernel command line")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args, Settings.from_env())
+    except KscribeError as e:
+        print(f"kscribe: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kscribe: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,90 @@
+"""The steps a user runs, end to end: resolve, provision, pick a toolchain, build, boot.
+
+The command line and the doit tasks both call these; each step reuses what the previous run
+left (lock file, cache, build folder) unless told to refresh.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from kscribe.boot import Verdict, boot
+from kscribe.build import BuildResult, build
+from kscribe.errors import KscribeError
+from kscribe.kconfig import read_tree
+from kscribe.provision import Provisioned, provision
+from kscribe.resolve import Resolved, resolve
+from kscribe.settings import Settings
+from kscribe.tables import Arch, get_arch
+from kscribe.target import Target, parse_target
+from kscribe.toolchain import HOST_ARCH, select
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A target resolved and provisioned."""
+
+    target: Target
+    resolved: Resolved
+    provisioned: Provisioned
+
+
+def prepare(name: str, settings: Settings, refresh: bool = False) -> Prepared:
+    """Resolve (or read the lock of) ``name`` and make sure its files are in the cache."""
+    target = parse_target(name)
+    resolved = resolve(target, settings, refresh=refresh)
+    return Prepared(target, resolved, provision(settings, resolved))
+
+
+def outdir(settings: Settings, target: Target) -> Path:
+    """The build folder of a target."""
+    return settings.out_dir / target.slug
+
+
+def build_target(name: str, settings: Settings, toolchain: str = "auto",
+                 clean: bool = False) -> BuildResult:
+    """Build the tracer for a Debian target."""
+    p = prepare(name, settings)
+    tree = read_tree(p.provisioned.kdir)
+    tc = select(settings, tree, p.target.arch, p.target.suite.codename,
+                p.resolved.debs["kbuild"], toolchain)
+    packages = {role: f"{d.name} {d.version}" for role, d in p.resolved.debs.items()}
+    return build(tree=tree, arch=p.target.arch, toolchain=tc,
+                 outdir=outdir(settings, p.target), target=p.target.name, packages=packages,
+                 binds=(p.provisioned.root,), clean=clean)
+
+
+def build_kdir(kdir: Path, settings: Settings, arch: str | None = None,
+               clean: bool = False) -> BuildResult:
+    """Build the tracer against a local, already prepared kernel tree (host toolchain)."""
+    tree = read_tree(kdir)
+    arch_row: Arch = get_arch(arch or HOST_ARCH)
+    tc = select(settings, tree, arch_row, None, None, "host")
+    return build(tree=tree, arch=arch_row, toolchain=tc, outdir=settings.out_dir / "local",
+                 target=f"kdir:{kdir}", clean=clean)
+
+
+def _built_modules(folder: Path) -> list[Path]:
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file():
+        raise KscribeError(f"{folder}: nothing built yet; run `kscribe build` first")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("status") != "ok":
+        raise KscribeError(f"{meta_path}: the last build did not succeed")
+    return [folder / f"{m}.ko" for m in meta["modules"]]
+
+
+def boot_target(name: str, settings: Settings, modules_from: str | None = None,
+                append: str = "") -> Verdict:
+    """Boot the target's kernel with the tracer built for it (or for ``modules_from``)."""
+    p = prepare(name, settings)
+    folder = outdir(settings, p.target)
+    src = outdir(settings, parse_target(modules_from)) if modules_from else folder
+    modules = _built_modules(src)
+    dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
+    dest.mkdir(parents=True, exist_ok=True)
+    return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
+                busybox=p.provisioned.busybox, modules=modules,
+                kscribectl=src / "kscribectl", outdir=dest, append=append)

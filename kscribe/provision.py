@@ -1,0 +1,144 @@
+"""Provision a resolved target: verified .deb files, extracted into one private prefix.
+
+Layout under the cache (``~/.cache/kscribe``)::
+
+    debs/<name>_<version>_<arch>.deb        verified against the lock's SHA256 on every use
+    kernels/<target-slug>_<version>/
+        prefix/usr/src/linux-headers-<abi>  the headers tree kbuild is pointed at (``kdir``)
+        vmlinuz (or vmlinux)                the target's own kernel
+        busybox                             the target arch's static busybox
+        provision.json                      what was extracted from which package
+
+The prefix is made in a temporary folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kscribe import atomic
+from kscribe.archive import Deb
+from kscribe.download import fetch, is_intact
+from kscribe.errors import KscribeError
+from kscribe.resolve import Resolved
+from kscribe.settings import Settings
+
+# Where Debian kernel packages keep the kernel, and the name it gets in the cache.
+KERNEL_PATHS = {
+    "boot/vmlinuz-{abi}": "vmlinuz",
+    "boot/vmlinux-{abi}": "vmlinux",
+    "usr/lib/modules/{abi}/vmlinuz": "vmlinuz",
+    "usr/lib/modules/{abi}/vmlinuz.unsigned": "vmlinuz",
+    "usr/lib/modules/{abi}/vmlinux": "vmlinux",
+}
+BUSYBOX_PATHS = {"bin/busybox": "busybox", "usr/bin/busybox": "busybox"}
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """Paths of a provisioned target."""
+
+    root: Path
+    kdir: Path
+    kernel: Path
+    busybox: Path
+
+
+def deb_path(settings: Settings, deb: Deb) -> Path:
+    """Where a package is cached."""
+    return settings.cache_dir / "debs" / f"{deb.name}_{deb.version.replace(':', '%3a')}_{deb.arch}.deb"
+
+
+def fetch_deb(settings: Settings, deb: Deb) -> Path:
+    """The verified local copy of ``deb``: cached if intact, downloaded again otherwise."""
+    path = deb_path(settings, deb)
+    if path.exists() and not is_intact(path, deb.sha256, deb.size):
+        print(f"  {path.name}: cached copy is corrupted (SHA256 mismatch), fetching it again",
+              file=sys.stderr)
+        path.unlink()
+    if not path.exists():
+        fetch(deb.url, path, sha256=deb.sha256, size=deb.size, label=path.name)
+    return path
+
+
+def _extract_first(deb: Path, members: dict[str, str], dest: Path) -> str | None:
+    """Extract the first of ``members`` (path in package -> file name) found in ``deb``.
+
+    Streams the package's data archive once and stops at the match. Returns the name the
+    file got under ``dest``, or None when the package has none of them.
+    """
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    found = None
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|*") as tar:
+            for info in tar:
+                name = members.get(info.name.removeprefix("./"))
+                if name and info.isfile():
+                    with tar.extractfile(info) as src, (dest / name).open("wb") as out:
+                        shutil.copyfileobj(src, out)
+                    found = name
+                    break
+    finally:
+        proc.kill()
+        proc.wait()
+    return found
+
+
+def _fix_makefile(prefix: Path, final_prefix: Path, abi: str) -> None:
+    """Point the flavour Makefile's ``/usr/src/...`` paths at ``final_prefix``.
+
+    Debian's flavour headers Makefile is a stub that includes the ``-common`` Makefile by
+    absolute path (and on 7.x sets ``KBUILD_OUTPUT`` likewise); every other link in the
+    packages is relative and resolves inside the prefix.
+    """
+    mk = prefix / "usr/src" / f"linux-headers-{abi}" / "Makefile"
+    text = mk.read_text()
+    fixed = text.replace("/usr/src/", f"{final_prefix}/usr/src/")
+    if fixed == text:
+        raise KscribeError(f"{mk}: no /usr/src/ path to rewrite; unknown headers layout")
+    mk.write_text(fixed)
+
+
+def kernel_dir(settings: Settings, resolved: Resolved) -> Path:
+    """The cache folder of a resolved target."""
+    slug = resolved.target.replace("/", "_")
+    return settings.cache_dir / "kernels" / f"{slug}_{resolved.version.replace(':', '_')}"
+
+
+def provision(settings: Settings, resolved: Resolved) -> Provisioned:
+    """Download, verify and extract everything the target needs; reuse it when present."""
+    root = kernel_dir(settings, resolved)
+    abi = resolved.abi
+    if not (root / "provision.json").is_file():
+        debs = {role: fetch_deb(settings, d) for role, d in resolved.debs.items()}
+        with atomic.atomic_path(root, directory=True) as tmp:
+            prefix = tmp / "prefix"
+            for role in ("headers", "common", "kbuild"):
+                subprocess.run(["dpkg-deb", "-x", str(debs[role]), str(prefix)], check=True)
+            _fix_makefile(prefix, root / "prefix", abi)
+            kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
+            kernel = _extract_first(debs["image"], kernels, tmp)
+            if kernel is None:
+                raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
+                                   f"{', '.join(kernels)}")
+            if not _extract_first(debs["busybox"], BUSYBOX_PATHS, tmp):
+                raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
+                                   f"{', '.join(BUSYBOX_PATHS)}")
+            (tmp / "busybox").chmod(0o755)
+            atomic.write_json(tmp / "provision.json", {
+                "target": resolved.target, "version": resolved.version, "abi": abi,
+                "kernel": kernel,
+                "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
+                             for r, d in resolved.debs.items()},
+            })
+    info = json.loads((root / "provision.json").read_text())
+    kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
+    return Provisioned(root=root, kdir=kdir, kernel=root / info["kernel"],
+                       busybox=root / "busybox")

@@ -1,0 +1,118 @@
+"""Pick the compiler a target kernel needs: the host's when it matches, else a chroot's.
+
+kbuild does not probe the compiler again for external modules: the flags were fixed when the
+kernel was configured, so a module must be built by the same gcc major version, and the
+tree's ``linux-kbuild`` programs must be able to run (they need their suite's glibc).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kscribe.archive import Deb
+from kscribe.chroot import Chroot
+from kscribe.errors import KscribeError
+from kscribe.kconfig import KernelTree
+from kscribe.settings import Settings
+from kscribe.tables import Arch
+
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+MODES = ("auto", "host", "chroot")
+
+
+@dataclass
+class Toolchain:
+    """How to run kbuild for one tree: directly on the host, or inside a chroot."""
+
+    kind: str
+    cc: str
+    cross_compile: str
+    packages: list[str]
+    chroot: Chroot | None = None
+    binds: list[Path] = field(default_factory=list)
+
+    def command(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None
+                ) -> tuple[list[str], dict[str, str] | None]:
+        """The argv (and environment) that runs ``argv`` with this toolchain."""
+        if self.chroot is None:
+            return argv, ({**os.environ, **env} if env else None)
+        return self.chroot.command(argv, cwd, self.binds, env), None
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+            **kw) -> subprocess.CompletedProcess:
+        cmd, full_env = self.command(argv, cwd, env)
+        return subprocess.run(cmd, cwd=cwd, env=full_env, **kw)
+
+    def version(self, cwd: Path) -> str:
+        """The compiler's ``--version`` first line."""
+        proc = self.run([self.cc, "--version"], cwd, capture_output=True, text=True)
+        return proc.stdout.splitlines()[0] if proc.returncode == 0 and proc.stdout else ""
+
+
+def host_codename() -> str:
+    """The host's Debian codename, '' when it is not Debian."""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+def _kbuild_runs(tree: KernelTree) -> bool:
+    """True when the tree's prebuilt kbuild programs run here (glibc new enough)."""
+    fixdep = tree.path / "scripts/basic/fixdep"
+    if not fixdep.exists():
+        return True
+    proc = subprocess.run([str(fixdep)], capture_output=True, text=True)
+    return "GLIBC" not in proc.stderr and proc.returncode != 127
+
+
+def select(settings: Settings, tree: KernelTree, arch: Arch, codename: str | None,
+           kbuild: Deb | None, mode: str = "auto") -> Toolchain:
+    """The toolchain for ``tree`` (built for ``arch``, from suite ``codename``).
+
+    ``mode`` "host" insists on the host, "chroot" on a chroot of ``codename``; "auto" takes
+    the host when it has the kernel's gcc major version and can run the tree's kbuild
+    programs, and a chroot otherwise. A host that should have the compiler (same Debian
+    release as the kernel) but lacks it gets an error with the install command.
+    """
+    if mode not in MODES:
+        raise KscribeError(f"unknown toolchain mode {mode!r}: use one of {', '.join(MODES)}")
+    major = tree.gcc_major
+    if major is None:
+        raise KscribeError(f"{tree.path}/.config: kernel not built with gcc "
+                           f"({tree.cc_text or 'no CONFIG_CC_VERSION_TEXT'}); unsupported")
+    native = arch.name == HOST_ARCH
+    cross = "" if native else f"{arch.triplet}-"
+    cc = f"{cross}gcc-{major}"
+    package = f"gcc-{major}" if native else f"gcc-{major}-{arch.package_suffix}"
+    host_ok = shutil.which(cc) is not None and _kbuild_runs(tree)
+    if mode == "host" or (mode == "auto" and (host_ok or codename in (None, host_codename()))):
+        if shutil.which(cc) is None:
+            raise KscribeError(f"{cc} not found (the kernel was built with "
+                               f"{tree.cc_text!r}): install it with `apt-get install "
+                               f"{package}`")
+        if not _kbuild_runs(tree):
+            raise KscribeError(f"{tree.path}/scripts: the kernel's kbuild programs do not run "
+                               "on this host (glibc too old); use --toolchain chroot")
+        return Toolchain(kind="host", cc=cc, cross_compile=cross, packages=[package])
+    if codename is None:
+        raise KscribeError("a chroot toolchain needs a Debian target, not --kdir")
+    packages = ["make", package]
+    if native:
+        # 6.12+ .kernelvariables force CROSS_COMPILE=<triplet>- even for native builds
+        cross = f"{arch.triplet}-"
+        cc = f"{cross}gcc-{major}"
+    if kbuild is not None:
+        packages += [d for d in kbuild.depends if not d.startswith("libc6")]
+    if tree.enabled("DEBUG_INFO_BTF_MODULES") and "pahole" not in packages:
+        packages.append("dwarves")
+    return Toolchain(kind="chroot", cc=cc, cross_compile=cross, packages=packages,
+                     chroot=Chroot(settings, codename, packages))
