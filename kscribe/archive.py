@@ -86,7 +86,7 @@ class Archive:
         key = base_url.split("://", 1)[-1].replace("/", "_")
         self.cache = cache / "indexes" / key / suite
         self._release: Release | None = None
-        self._indexes: dict[str, Index] = {}
+        self._indexes: dict[str, Index | KscribeError] = {}
 
     def _signed_release(self, offline: bool) -> Release:
         if self._release is None:
@@ -123,8 +123,14 @@ class Archive:
     def index(self, arch: str, offline: bool = False) -> Index:
         """The kept packages of ``main/binary-<arch>``, verified through the signed Release."""
         if arch not in self._indexes:
-            self._indexes[arch] = self._load_index(arch, offline)
-        return self._indexes[arch]
+            try:
+                self._indexes[arch] = self._load_index(arch, offline)
+            except KscribeError as e:
+                self._indexes[arch] = e  # do not ask a broken mirror twice in one run
+        found = self._indexes[arch]
+        if isinstance(found, KscribeError):
+            raise found
+        return found
 
     def _fetch_index(self, release: Release, want: str, dest: Path, sha: str, size: int) -> None:
         """Fetch an index file, by its hash where the archive offers that.

@@ -78,6 +78,14 @@ def count_diagnostics(log: str) -> tuple[int, int, list[str]]:
     return warnings, errors, first
 
 
+def _first_message(log: str) -> str:
+    """The first line of a failed build that is neither make's nor kbuild's progress."""
+    for line in log.splitlines():
+        if line.strip() and not re.match(r"^(make(\[\d+\])?: |\s+[A-Z]+(\s\[M\])?\s)", line):
+            return line.strip()
+    return "no message (see the log)"
+
+
 def _userspace_cc(arch: Arch) -> str:
     """The host compiler for kscribectl: any gcc of the target arch (static, plain libc)."""
     if arch.name == HOST_ARCH:
@@ -142,12 +150,13 @@ def build(*, tree: KernelTree, arch: Arch, toolchain: Toolchain, outdir: Path,
     log = proc.stdout + proc.stderr
     atomic.write_text(outdir / "build.log", f"$ {meta['reproducer']}\n{log}")
     warnings, errors, first = count_diagnostics(log)
+    first = [f for f in first if not f.startswith("make")] or first
     meta.update(duration_s=round(time.monotonic() - started, 3), warnings=warnings,
                 errors=errors)
     if proc.returncode != 0:
         meta["status"] = "failed"
         atomic.write_json(outdir / "metadata.json", meta)
-        cause = first[0] if first else log.strip().splitlines()[-1] if log.strip() else "?"
+        cause = first[0] if first else _first_message(log)
         raise KscribeError(f"{target}: build failed: {cause} (log: {outdir / 'build.log'})")
     built = []
     for name in modules:

@@ -20,6 +20,7 @@ from pathlib import Path
 from kscribe import atomic
 from kscribe.errors import KscribeError
 from kscribe.hosttools import require
+from kscribe.locking import file_lock
 from kscribe.settings import Settings
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -44,14 +45,17 @@ class Chroot:
         """Make the chroot if it is not cached, then extract it if it is not extracted."""
         if (self.root / ".kscribe-ready").is_file():
             return
-        if not self.tarball.is_file():
-            self._create()
-        require("zstd", why="to unpack a toolchain chroot")
-        with atomic.atomic_path(self.root, directory=True) as tmp:
-            subprocess.run(f"zstd -dc {shlex.quote(str(self.tarball))} | "
-                           f"tar -x --numeric-owner -C {shlex.quote(str(tmp))}",
-                           shell=True, check=True)
-            (tmp / ".kscribe-ready").write_text(" ".join(self.packages) + "\n")
+        with file_lock(self.tarball.with_suffix(".flock")):
+            if (self.root / ".kscribe-ready").is_file():
+                return  # another process made it while we waited
+            if not self.tarball.is_file():
+                self._create()
+            require("zstd", why="to unpack a toolchain chroot")
+            with atomic.atomic_path(self.root, directory=True) as tmp:
+                subprocess.run(f"zstd -dc {shlex.quote(str(self.tarball))} | "
+                               f"tar -x --numeric-owner -C {shlex.quote(str(tmp))}",
+                               shell=True, check=True)
+                (tmp / ".kscribe-ready").write_text(" ".join(self.packages) + "\n")
 
     def _create(self) -> None:
         if os.geteuid() != 0:

@@ -26,6 +26,7 @@ from kscribe import atomic
 from kscribe.archive import Deb
 from kscribe.download import fetch, is_intact
 from kscribe.errors import KscribeError
+from kscribe.locking import file_lock
 from kscribe.resolve import Resolved
 from kscribe.settings import Settings
 
@@ -116,29 +117,36 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
     """Download, verify and extract everything the target needs; reuse it when present."""
     root = kernel_dir(settings, resolved)
     abi = resolved.abi
-    if not (root / "provision.json").is_file():
-        debs = {role: fetch_deb(settings, d) for role, d in resolved.debs.items()}
-        with atomic.atomic_path(root, directory=True) as tmp:
-            prefix = tmp / "prefix"
-            for role in ("headers", "common", "kbuild"):
-                subprocess.run(["dpkg-deb", "-x", str(debs[role]), str(prefix)], check=True)
-            _fix_makefile(prefix, root / "prefix", abi)
-            kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
-            kernel = _extract_first(debs["image"], kernels, tmp)
-            if kernel is None:
-                raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
-                                   f"{', '.join(kernels)}")
-            if not _extract_first(debs["busybox"], BUSYBOX_PATHS, tmp):
-                raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
-                                   f"{', '.join(BUSYBOX_PATHS)}")
-            (tmp / "busybox").chmod(0o755)
-            atomic.write_json(tmp / "provision.json", {
-                "target": resolved.target, "version": resolved.version, "abi": abi,
-                "kernel": kernel,
-                "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
-                             for r, d in resolved.debs.items()},
-            })
+    with file_lock(root.with_name(root.name + ".flock")):
+        if not (root / "provision.json").is_file():
+            _extract(settings, resolved, root)
     info = json.loads((root / "provision.json").read_text())
     kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
     return Provisioned(root=root, kdir=kdir, kernel=root / info["kernel"],
                        busybox=root / "busybox")
+
+
+def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
+    """Fetch the packages and extract them into a new ``root``, atomically."""
+    abi = resolved.abi
+    debs = {role: fetch_deb(settings, d) for role, d in resolved.debs.items()}
+    with atomic.atomic_path(root, directory=True) as tmp:
+        prefix = tmp / "prefix"
+        for role in ("headers", "common", "kbuild"):
+            subprocess.run(["dpkg-deb", "-x", str(debs[role]), str(prefix)], check=True)
+        _fix_makefile(prefix, root / "prefix", abi)
+        kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
+        kernel = _extract_first(debs["image"], kernels, tmp)
+        if kernel is None:
+            raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
+                               f"{', '.join(kernels)}")
+        if not _extract_first(debs["busybox"], BUSYBOX_PATHS, tmp):
+            raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
+                               f"{', '.join(BUSYBOX_PATHS)}")
+        (tmp / "busybox").chmod(0o755)
+        atomic.write_json(tmp / "provision.json", {
+            "target": resolved.target, "version": resolved.version, "abi": abi,
+            "kernel": kernel,
+            "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
+                         for r, d in resolved.debs.items()},
+        })

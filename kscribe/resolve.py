@@ -20,6 +20,7 @@ from debian.debian_support import Version
 from kscribe import atomic
 from kscribe.archive import Archive, Deb, Index
 from kscribe.errors import KscribeError
+from kscribe.locking import file_lock
 from kscribe.settings import Settings
 from kscribe.tables import ArchiveRef
 from kscribe.target import Target
@@ -149,7 +150,8 @@ def resolve(target: Target, settings: Settings, refresh: bool = False) -> Resolv
     if entry and not refresh:
         return Resolved.from_lock(target.name, entry)
     resolved = resolve_online(target, settings)
-    lock = _read_lock(settings.lock_path)  # another cell may have written meanwhile
-    lock.setdefault("targets", {})[target.name] = resolved.to_lock()
-    atomic.write_json(settings.lock_path, lock)
+    with file_lock(settings.lock_path.with_name(settings.lock_path.name + ".flock")):
+        lock = _read_lock(settings.lock_path)  # another cell may have written meanwhile
+        lock.setdefault("targets", {})[target.name] = resolved.to_lock()
+        atomic.write_json(settings.lock_path, lock)
     return resolved

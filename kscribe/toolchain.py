@@ -105,7 +105,8 @@ def select(settings: Settings, tree: KernelTree, arch: Arch, codename: str | Non
         return Toolchain(kind="host", cc=cc, cross_compile=cross, packages=[package])
     if codename is None:
         raise KscribeError("a chroot toolchain needs a Debian target, not --kdir")
-    packages = ["make", package]
+    # perl: W=1 runs scripts/kernel-doc, which needs more than minbase's perl-base
+    packages = ["make", "perl", package]
     if native:
         # 6.12+ .kernelvariables force CROSS_COMPILE=<triplet>- even for native builds
         cross = f"{arch.triplet}-"

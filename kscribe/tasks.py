@@ -1,0 +1,100 @@
+"""The doit tasks behind ``dodo.py``: provision, build and boot, one subtask per target.
+
+Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH`` and ``boot:SUITE/ARCH``; the
+default task boots the default target. Actions are ``kscribe`` command lines, so ``doit -n N``
+can run cells in parallel processes. Up-to-date checks are doit's own: a build depends on
+every project input (templates, specs, C sources, the Python package), a boot on the build's
+artifacts; a rerun with nothing changed runs nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from kscribe import paths
+from kscribe.settings import Settings
+from kscribe.target import Target, all_targets
+
+DEFAULT_TARGET = "bookworm/amd64"
+KSCRIBE = f"{shlex.quote(sys.executable)} -m kscribe"
+
+
+def _settings() -> Settings:
+    return Settings.from_env(cwd=paths.ROOT)
+
+
+def _provisioned(target_name: str) -> bool:
+    """True when the lock pins the target and its cache folder is complete."""
+    import json
+
+    from kscribe.provision import kernel_dir
+    from kscribe.resolve import Resolved
+
+    s = _settings()
+    if not s.lock_path.is_file():
+        return False
+    entry = json.loads(s.lock_path.read_text()).get("targets", {}).get(target_name)
+    if not entry:
+        return False
+    return (kernel_dir(s, Resolved.from_lock(target_name, entry)) / "provision.json").is_file()
+
+
+def _out(t: Target) -> Path:
+    return _settings().out_dir / t.slug
+
+
+def _artifacts(t: Target) -> list[str]:
+    from kscribe.spec import load_all
+
+    names = ["kscribe_core"] + [f"kscribe_probe_{s.subsystem}"
+                                for s in load_all(paths.INSTRUMENTATION / "events")]
+    return [str(_out(t) / f"{n}.ko") for n in names] + [str(_out(t) / "kscribectl")]
+
+
+def task_provision():
+    """Resolve a target to exact Debian packages and fetch, verify, extract them."""
+    for t in all_targets():
+        yield {
+            "name": t.name,
+            "actions": [f"{KSCRIBE} provision {t.name}"],
+            "uptodate": [(_provisioned, (t.name,))],
+            "verbosity": 2,
+        }
+
+
+def task_build():
+    """Build the tracer's modules and kscribectl for a target (metadata.json, build.log)."""
+    inputs = [str(p) for p in paths.inputs()]
+    for t in all_targets():
+        yield {
+            "name": t.name,
+            "actions": [f"{KSCRIBE} build {t.name}"],
+            "task_dep": [f"provision:{t.name}"],
+            "file_dep": inputs,
+            "targets": [str(_out(t) / "metadata.json"), *_artifacts(t)],
+            "verbosity": 2,
+        }
+
+
+def task_boot():
+    """Boot the target's own kernel under QEMU, load and exercise the tracer, judge."""
+    boot_inputs = [str(paths.TEMPLATES / "init.sh.j2"), str(paths.ROOT / "kscribe/boot.py"),
+                   str(paths.ROOT / "kscribe/initramfs.py")]
+    for t in all_targets():
+        yield {
+            "name": t.name,
+            "actions": [f"{KSCRIBE} boot {t.name}"],
+            "task_dep": [f"build:{t.name}"],
+            "file_dep": [str(_out(t) / "metadata.json"), *_artifacts(t), *boot_inputs],
+            "targets": [str(_out(t) / "boot.json"), str(_out(t) / "console.log")],
+            "verbosity": 2,
+        }
+
+
+DOIT_CONFIG = {
+    "default_tasks": [f"boot:{DEFAULT_TARGET}"],
+    "dep_file": str(paths.ROOT / ".doit.db"),
+    "backend": "json",
+}

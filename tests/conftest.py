@@ -1,0 +1,73 @@
+"""Shared fixtures: real settings, and gates for tests that need the archive, root or QEMU.
+
+Such tests skip, with the reason, only where the resource is truly absent on a developer's
+machine; under CI (``CI=true``) a missing resource is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kscribe.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI must run this test, but {reason}")
+    pytest.skip(reason)
+
+
+@functools.cache
+def _archive_error() -> str | None:
+    try:
+        mirror = Settings.from_env().mirror("debian")
+        urllib.request.urlopen(f"{mirror}/dists/bookworm/InRelease", timeout=15).close()
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means no archive here
+        return f"Debian's archive is unreachable ({e})"
+
+
+@pytest.fixture
+def network() -> None:
+    """Skip (or fail, in CI) when Debian's archive cannot be reached."""
+    err = _archive_error()
+    if err:
+        _unavailable(err)
+
+
+@pytest.fixture
+def root() -> None:
+    """Skip (or fail, in CI) when not root: chroots need it."""
+    if os.geteuid() != 0:
+        _unavailable("this test needs root (debootstrap, mount namespaces)")
+
+
+def need_tool(name: str) -> None:
+    if shutil.which(name) is None:
+        _unavailable(f"{name} is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    """Real settings: the shared download cache, a private output folder and lock file."""
+    s = Settings.from_env(cwd=ROOT)
+    work = tmp_path_factory.mktemp("kscribe")
+    s.out_dir = work / "out"
+    s.lock_path = work / "kscribe.lock"
+    return s
+
+
+@pytest.fixture(scope="session")
+def env(settings) -> dict[str, str]:
+    """The environment for running the ``kscribe`` command with those settings."""
+    return {**os.environ, "KSCRIBE_OUT": str(settings.out_dir),
+            "KSCRIBE_LOCK": str(settings.lock_path), "KSCRIBE_CACHE": str(settings.cache_dir)}
