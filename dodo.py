@@ -2,7 +2,13 @@
 
 ``doit list --all`` shows every task; ``doit build:trixie/riscv64``, ``doit boot:sid/arm64``;
 ``doit -n 2 boot:bookworm/amd64 boot:bookworm/arm64`` runs cells in parallel. The tasks live
-in :mod:`kscribe.tasks`.
+in :mod:`kscribe.tasks`; ``doit -n 2 matrix`` runs the CI matrix of ci/matrix.toml.
 """
 
-from kscribe.tasks import DOIT_CONFIG, task_boot, task_build, task_provision  # noqa: F401
+from kscribe.tasks import (  # noqa: F401
+    DOIT_CONFIG,
+    task_boot,
+    task_build,
+    task_matrix,
+    task_provision,
+)

@@ -44,7 +44,8 @@ class Verdict:
 
     def summary(self) -> str:
         if self.ok:
-            top = ", ".join(f"{k}={v}" for k, v in sorted(self.hits.items())[:3])
+            busiest = sorted(self.hits.items(), key=lambda kv: -kv[1])[:3]
+            top = ", ".join(f"{k}={v}" for k, v in busiest)
             return f"PASS: loaded, traced ({top}), unloaded in {self.duration_s:.1f} s"
         return "FAIL: " + "; ".join(self.reasons)
 

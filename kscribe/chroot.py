@@ -52,8 +52,10 @@ class Chroot:
                 self._create()
             require("zstd", why="to unpack a toolchain chroot")
             with atomic.atomic_path(self.root, directory=True) as tmp:
-                subprocess.run(f"zstd -dc {shlex.quote(str(self.tarball))} | "
-                               f"tar -x --numeric-owner -C {shlex.quote(str(tmp))}",
+                # /dev is bound from the host at run time: its nodes need not (and, as
+                # non-root, cannot) be unpacked
+                subprocess.run(f"zstd -dc {shlex.quote(str(self.tarball))} | tar -x "
+                               f"--numeric-owner --exclude='./dev/*' -C {shlex.quote(str(tmp))}",
                                shell=True, check=True)
                 (tmp / ".kscribe-ready").write_text(" ".join(self.packages) + "\n")
 
@@ -101,7 +103,7 @@ class Chroot:
         for b in binds:
             q = shlex.quote(str(b))
             lines.append(f"mkdir -p {r}{q} && mount --bind {q} {r}{q}")
-        lines.append(f"mount --bind /dev {r}/dev")
+        lines.append(f"mount --rbind /dev {r}/dev")
         lines.append(f"mount -t proc proc {r}/proc || true")
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in
                         {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8",

@@ -93,8 +93,25 @@ def task_boot():
         }
 
 
+def matrix() -> dict[str, list[str]]:
+    """The CI matrix of ``ci/matrix.toml``: cells to build and cells to boot."""
+    import tomllib
+
+    from kscribe.target import parse_target
+
+    data = tomllib.loads((paths.ROOT / "ci/matrix.toml").read_text())
+    return {k: [parse_target(n).name for n in data[k]] for k in ("build", "boot")}
+
+
+def task_matrix():
+    """The CI matrix of ci/matrix.toml: every build cell built, every boot cell booted."""
+    m = matrix()
+    yield {"name": "build", "actions": None, "task_dep": [f"build:{n}" for n in m["build"]]}
+    yield {"name": "boot", "actions": None, "task_dep": [f"boot:{n}" for n in m["boot"]]}
+
+
 DOIT_CONFIG = {
     "default_tasks": [f"boot:{DEFAULT_TARGET}"],
-    "dep_file": str(paths.ROOT / ".doit.db"),
+    "dep_file": str(_settings().out_dir / ".doit.db"),
     "backend": "json",
 }

@@ -1,0 +1,220 @@
+"""The real pipeline on real Debian kernels: resolve, provision, build, boot.
+
+Cells: bookworm/amd64 (host gcc, native), bookworm/arm64 (host cross gcc), trixie/amd64
+(chroot of trixie with gcc-14) and bullseye/amd64 (chroot with gcc-10, the negative control's
+foreign modules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kscribe.archive import Archive
+from kscribe.download import sha256_file
+from kscribe.errors import KscribeError
+from kscribe.pipeline import boot_target, build_kdir, build_target, prepare
+from kscribe.provision import deb_path, fetch_deb
+from kscribe.resolve import resolve
+from kscribe.target import parse_target
+
+from .conftest import ROOT, need_tool
+
+pytestmark = pytest.mark.usefixtures("network")
+
+
+def _kscribe(env, *argv, **kw):
+    return subprocess.run([sys.executable, "-m", "kscribe", *argv], capture_output=True,
+                          text=True, env=env, **kw)
+
+
+def _path_without(tmp_path: Path, *programs: str) -> str:
+    """A PATH that has every program of the real PATH except ``programs``."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for d in os.environ["PATH"].split(":"):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            link = bindir / name
+            if name not in programs and not link.exists():
+                link.symlink_to(os.path.join(d, name))
+    return str(bindir)
+
+
+def test_resolve_pins_and_reuses_the_lock(settings):
+    r = resolve(parse_target("bookworm/amd64"), settings)
+    assert r.abi.startswith("6.1.0-") and r.abi.endswith("-amd64")
+    assert r.debs["headers"].name == f"linux-headers-{r.abi}"
+    assert r.debs["common"].name.endswith("-common")
+    assert r.debs["kbuild"].arch == "amd64" and r.debs["kbuild"].name == "linux-kbuild-6.1"
+    assert r.debs["image"].version == r.version == r.debs["headers"].version
+    assert json.loads(settings.lock_path.read_text())["targets"]["bookworm/amd64"]["abi"] == r.abi
+    # pinned: a dead mirror does not matter until --refresh
+    dead = dataclasses.replace(settings, mirrors={"debian": "http://127.0.0.1:9/debian",
+                                                  "security": "http://127.0.0.1:9/sec"})
+    assert resolve(parse_target("bookworm/amd64"), dead) == r
+    with pytest.raises(KscribeError, match="no linux-headers-amd64 in bookworm's archives"):
+        resolve(parse_target("bookworm/amd64"), dead, refresh=True)
+
+
+def test_release_signature_is_checked(settings, tmp_path):
+    arc = Archive(settings.mirror("debian"), "bookworm", settings.keyring, settings.cache_dir)
+    arc.index("amd64")
+    forged = tmp_path / "InRelease"
+    text = (arc.cache / "InRelease").read_text()
+    forged.write_text(text.replace("Codename: bookworm", "Codename: bookwerm", 1))
+    with pytest.raises(KscribeError, match="fails signature check"):
+        arc._verify(forged)
+
+
+def test_corrupted_cache_is_detected_and_fetched_again(settings, capfd):
+    p = prepare("bookworm/amd64", settings)
+    deb = p.resolved.debs["headers"]
+    path = deb_path(settings, deb)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert fetch_deb(settings, deb) == path
+    assert sha256_file(path) == deb.sha256
+    assert "cached copy is corrupted" in capfd.readouterr().err
+
+
+def test_corrupted_download_is_refused(settings):
+    p = prepare("bookworm/amd64", settings)
+    bad = dataclasses.replace(p.resolved.debs["busybox"], sha256="0" * 64,
+                              version="0-kscribe-test")
+    with pytest.raises(KscribeError, match="corrupted download: sha256"):
+        fetch_deb(settings, bad)
+    assert not deb_path(settings, bad).exists()
+    assert not list(deb_path(settings, bad).parent.glob(f".{deb_path(settings, bad).name}*"))
+
+
+def test_native_build_metadata_and_reproducibility(settings):
+    first = build_target("bookworm/amd64", settings, clean=True)
+    meta = json.loads((first.outdir / "metadata.json").read_text())
+    assert meta["status"] == "ok" and meta["warnings"] == 0 and meta["errors"] == 0
+    assert meta["toolchain"]["kind"] == "host" and meta["toolchain"]["cc"] == "gcc-12"
+    assert meta["toolchain"]["version"].startswith("gcc-12 ")
+    assert "make -C" in meta["reproducer"] and "W=1" in meta["make"]
+    assert set(meta["artifacts"]) >= {"kscribe_core.ko", "kscribe_probe_sched.ko",
+                                      "kscribe_probe_timer.ko", "kscribectl"}
+    for name, art in meta["artifacts"].items():
+        assert sha256_file(first.outdir / name) == art["sha256"]
+        assert (first.outdir / name).stat().st_size == art["size"]
+    assert (first.outdir / "build.log").read_text().startswith("$ ")
+    second = build_target("bookworm/amd64", settings, clean=True)
+    again = json.loads((second.outdir / "metadata.json").read_text())["artifacts"]
+    assert {k: v["sha256"] for k, v in again.items()} == \
+        {k: v["sha256"] for k, v in meta["artifacts"].items()}
+
+
+def test_probe_prototypes_follow_the_exact_kernel(settings, root):
+    """Both sides of the hrtimer_start stable change build from the same spec."""
+    old = build_target("bullseye/amd64", settings)
+    new = build_target("bookworm/amd64", settings)
+    old_c = (old.outdir / "src/kscribe_probe_timer.c").read_text()
+    new_c = (new.outdir / "src/kscribe_probe_timer.c").read_text()
+    assert "was_armed" not in old_c and "bool was_armed)" in new_c
+    meta = json.loads((old.outdir / "metadata.json").read_text())
+    assert meta["toolchain"]["kind"] == "chroot" and meta["toolchain"]["cc"].endswith("gcc-10")
+    assert meta["warnings"] == 0
+
+
+def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path):
+    src = tmp_path / "src"
+    for part in ("templates", "instrumentation", "kernel_module", "kscribe"):
+        shutil.copytree(ROOT / part, src / part)
+    tpl = src / "templates/probe.c.j2"
+    tpl.write_text(tpl.read_text().replace("kscribe_event_hit(data);",
+                                           "kscribe_event_hit(data) /* no ; */"))
+    out = tmp_path / "out"
+    proc = _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(out)},
+                    "build", "bookworm/amd64")
+    assert proc.returncode == 2
+    assert "kscribe: error: bookworm/amd64: build failed: " in proc.stderr
+    assert "kscribe_probe_sched.c:" in proc.stderr and ": error: " in proc.stderr
+    meta = json.loads((out / "bookworm_amd64/metadata.json").read_text())
+    assert meta["status"] == "failed" and meta["errors"] >= 1
+    assert not (out / "bookworm_amd64/kscribe_core.ko").exists()
+
+
+def test_kdir_build(settings):
+    p = prepare("bookworm/amd64", settings)
+    res = build_kdir(p.provisioned.kdir, settings)
+    assert res.metadata["status"] == "ok" and res.metadata["target"].startswith("kdir:")
+    assert res.metadata["kernel_release"] == p.resolved.abi
+
+
+def test_missing_cross_compiler_says_how_to_install(env, tmp_path):
+    path = _path_without(tmp_path, "aarch64-linux-gnu-gcc-12")
+    proc = _kscribe({**env, "PATH": path}, "build", "bookworm/arm64", "--toolchain", "host")
+    assert proc.returncode == 2
+    assert "aarch64-linux-gnu-gcc-12 not found" in proc.stderr
+    assert "apt-get install gcc-12-aarch64-linux-gnu" in proc.stderr
+
+
+def test_native_boot_loads_and_counts(settings):
+    need_tool("qemu-system-x86_64")
+    build_target("bookworm/amd64", settings)
+    v = boot_target("bookworm/amd64", settings)
+    assert v.ok, v.reasons
+    assert v.kernel.endswith("-amd64")
+    assert v.hits["sched:sched_switch"] > 0 and v.hits["timer:hrtimer_start"] > 0
+    folder = settings.out_dir / "bookworm_amd64"
+    assert json.loads((folder / "boot.json").read_text())["ok"] is True
+    assert "kscribe: core unloaded" in (folder / "console.log").read_text()
+
+
+def test_missing_qemu_says_how_to_install(settings, env, tmp_path):
+    build_target("bookworm/amd64", settings)
+    path = _path_without(tmp_path, "qemu-system-x86_64")
+    proc = _kscribe({**env, "PATH": path}, "boot", "bookworm/amd64")
+    assert proc.returncode == 2
+    assert "qemu-system-x86_64 not found" in proc.stderr
+    assert "apt-get install qemu-system-x86" in proc.stderr
+
+
+def test_negative_control_module_of_another_kernel_is_refused(settings, root):
+    need_tool("qemu-system-x86_64")
+    build_target("bullseye/amd64", settings)
+    v = boot_target("bookworm/amd64", settings, modules_from="bullseye/amd64")
+    assert not v.ok
+    assert any("insmod /lib/kscribe/kscribe_core.ko` exited" in r for r in v.reasons), v.reasons
+    assert any("nvalid module format" in r for r in v.reasons), v.reasons
+
+
+def test_negative_control_signature_enforcement(settings):
+    need_tool("qemu-system-x86_64")
+    build_target("bookworm/amd64", settings)
+    v = boot_target("bookworm/amd64", settings, append="module.sig_enforce=1")
+    assert not v.ok
+    assert any("insmod" in r for r in v.reasons)
+
+
+def test_cross_cell_builds_and_boots(settings):
+    need_tool("qemu-system-aarch64")
+    res = build_target("bookworm/arm64", settings)
+    assert res.metadata["toolchain"]["cc"] == "aarch64-linux-gnu-gcc-12"
+    assert res.metadata["warnings"] == 0
+    v = boot_target("bookworm/arm64", settings)
+    assert v.ok, v.reasons
+
+
+def test_chroot_cell_builds_and_boots(settings, root):
+    need_tool("qemu-system-x86_64")
+    res = build_target("trixie/amd64", settings)
+    tc = res.metadata["toolchain"]
+    assert tc["kind"] == "chroot" and tc["cc"] == "x86_64-linux-gnu-gcc-14"
+    assert tc["version"].startswith("x86_64-linux-gnu-gcc-14 (Debian 14")
+    assert res.metadata["warnings"] == 0
+    v = boot_target("trixie/amd64", settings)
+    assert v.ok, v.reasons
+    assert v.kernel.startswith("6.12.")
