@@ -8,6 +8,7 @@ without network reuses what the last run verified.
 
 from __future__ import annotations
 
+import hashlib
 import lzma
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from kscribe.errors import KscribeError
 
 # Only these packages are kept from a Packages index (a whole one is 50-65 MB of text).
 KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-kbuild-",
-                 "busybox-static")
+                 "linux-source-", "busybox-static")
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,9 @@ class Archive:
         if entry is None:
             raise KscribeError(f"{self.suite} on {self.base_url} has no {want}")
         sha, size = entry["sha256"], int(entry["size"])
-        kept = self.cache / f"kept-{arch}-{sha[:16]}.txt"
+        # named by the index's hash and by what is kept of it
+        what = hashlib.sha256("\n".join(KEPT_PREFIXES).encode()).hexdigest()[:8]
+        kept = self.cache / f"kept-{arch}-{sha[:16]}-{what}.txt"
         if not kept.is_file():
             xz = self.cache / f"Packages-{arch}.xz"
             if not is_intact(xz, sha, size):

@@ -87,6 +87,26 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if v.ok else 1
 
 
+def cmd_checkpatch(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe import paths
+    from kscribe.checkpatch import check, script
+    from kscribe.pipeline import outdir, prepare
+    from kscribe.render import generated_sources
+
+    p = prepare(args.target, settings)
+    files = args.files or [*sorted(paths.KERNEL_MODULE.rglob("*.[ch]")),
+                           *generated_sources(outdir(settings, p.target) / "src")]
+    tool = script(settings, p.resolved)
+    bad = 0
+    for f in files:
+        r = check(tool, Path(f), strict=not args.no_strict)
+        print(f"{f}: {r.errors} errors, {r.warnings} warnings, {r.checks} checks")
+        if r.errors or r.warnings:
+            print(r.text, end="")
+            bad += 1
+    return 1 if bad else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kscribe", description="Build, boot-test and upstream the kscribe tracer for "
@@ -123,6 +143,11 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--arch", help="the Debian arch of --kdir (default: the host's)")
             sp.add_argument("--clean", action="store_true", help="start from an empty "
                             "build folder")
+    sp = add("checkpatch", cmd_checkpatch, "run the target kernel's checkpatch.pl --strict "
+             "on the tracer's C (hand-written and generated for TARGET)")
+    sp.add_argument("files", nargs="*", type=Path, help="files to check (default: all)")
+    sp.add_argument("--target", default="bookworm/amd64", help=target_help)
+    sp.add_argument("--no-strict", action="store_true", help="leave out --strict")
     sp = add("boot", cmd_boot, "boot a target's kernel under QEMU and load the tracer")
     sp.add_argument("target", help=target_help)
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "

@@ -80,3 +80,8 @@ def render_sources(include_dir: Path, dest: Path) -> list[str]:
             stale.unlink()
     return modules
 
+
+
+def generated_sources(src: Path) -> list[Path]:
+    """The probe modules' C files rendered into a build folder (not kbuild's ``*.mod.c``)."""
+    return sorted(p for p in src.glob("kscribe_probe_*.c") if not p.name.endswith(".mod.c"))

@@ -2,9 +2,8 @@
 /*
  * kscribectl: query the kscribe core module through /dev/kscribe.
  *
- * Built statically against the uapi header only:
- *   $(CC) -static -Os -I kernel_module/include -o kscribectl \
- *		kernel_module/tools/kscribectl.c
+ * Built statically, for each target architecture, against the uapi header
+ * only (-I kernel_module/include); see kscribe/build.py.
  */
 
 #include <errno.h>
