@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,14 +70,16 @@ class Chroot:
         print(f"  making {self.codename} toolchain chroot with {', '.join(self.packages)}",
               file=sys.stderr)
         started = time.monotonic()
-        with atomic.atomic_path(self.root.with_name(self.name + ".bootstrap"),
-                                directory=True) as tmp:
+        self.tarball.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".bootstrap",
+                                    dir=self.tarball.parent))
+        try:
             proc = subprocess.run(
                 ["debootstrap", "--variant=minbase", f"--include={','.join(self.packages)}",
                  f"--keyring={self.settings.keyring}", self.codename, str(tmp), self.mirror],
                 capture_output=True, text=True)
             if proc.returncode != 0:
-                log = tmp.parent / f"{self.name}.debootstrap.log"
+                log = self.tarball.with_suffix(".debootstrap.log")
                 log.write_text(proc.stdout + proc.stderr)
                 tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
                 raise KscribeError(f"debootstrap of {self.codename} failed: "
@@ -86,7 +90,8 @@ class Chroot:
                 subprocess.run(f"tar -C {shlex.quote(str(tmp))} --numeric-owner -c . | "
                                f"zstd -q -T0 -3 -o {shlex.quote(str(tar_tmp))} -f",
                                shell=True, check=True)
-            # the extracted bootstrap is thrown away: ensure() unpacks the tarball
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         took = time.monotonic() - started
         size = self.tarball.stat().st_size / 1e6
         print(f"  {self.codename} chroot ready in {took:.0f} s ({size:.0f} MB)", file=sys.stderr)

@@ -90,30 +90,34 @@ def select(settings: Settings, tree: KernelTree, arch: Arch, codename: str | Non
         raise KscribeError(f"{tree.path}/.config: kernel not built with gcc "
                            f"({tree.cc_text or 'no CONFIG_CC_VERSION_TEXT'}); unsupported")
     native = arch.name == HOST_ARCH
-    cross = "" if native else f"{arch.triplet}-"
-    cc = f"{cross}gcc-{major}"
     package = f"gcc-{major}" if native else f"gcc-{major}-{arch.package_suffix}"
-    host_ok = shutil.which(cc) is not None and _kbuild_runs(tree)
-    if mode == "host" or (mode == "auto" and (host_ok or codename in (None, host_codename()))):
-        if shutil.which(cc) is None:
-            raise KscribeError(f"{cc} not found (the kernel was built with "
-                               f"{tree.cc_text!r}): install it with `apt-get install "
-                               f"{package}`")
-        if not _kbuild_runs(tree):
-            raise KscribeError(f"{tree.path}/scripts: the kernel's kbuild programs do not run "
-                               "on this host (glibc too old); use --toolchain chroot")
-        return Toolchain(kind="host", cc=cc, cross_compile=cross, packages=[package])
+    host_cc = f"{'' if native else arch.triplet + '-'}gcc-{major}"
+    host_ok = shutil.which(host_cc) is not None and _kbuild_runs(tree)
+    same_release = codename in (None, host_codename())
+    if mode == "host" or (mode == "auto" and (host_ok or same_release)):
+        return _host(tree, arch, native, host_cc, package)
     if codename is None:
         raise KscribeError("a chroot toolchain needs a Debian target, not --kdir")
-    # perl: W=1 runs scripts/kernel-doc, which needs more than minbase's perl-base
+    # perl: W=1 runs scripts/kernel-doc, which needs more than minbase's perl-base;
+    # the kbuild package's own dependencies are the libraries its programs link to
     packages = ["make", "perl", package]
-    if native:
-        # 6.12+ .kernelvariables force CROSS_COMPILE=<triplet>- even for native builds
-        cross = f"{arch.triplet}-"
-        cc = f"{cross}gcc-{major}"
-    if kbuild is not None:
-        packages += [d for d in kbuild.depends if not d.startswith("libc6")]
+    packages += [d for d in (kbuild.depends if kbuild else ()) if not d.startswith("libc6")]
     if tree.enabled("DEBUG_INFO_BTF_MODULES") and "pahole" not in packages:
         packages.append("dwarves")
-    return Toolchain(kind="chroot", cc=cc, cross_compile=cross, packages=packages,
-                     chroot=Chroot(settings, codename, packages))
+    # 6.12+ .kernelvariables force CROSS_COMPILE=<triplet>- even for native builds, and
+    # every gcc package installs <triplet>-gcc-N
+    cross = f"{arch.triplet}-"
+    return Toolchain(kind="chroot", cc=f"{cross}gcc-{major}", cross_compile=cross,
+                     packages=packages, chroot=Chroot(settings, codename, packages))
+
+
+def _host(tree: KernelTree, arch: Arch, native: bool, cc: str, package: str) -> Toolchain:
+    """The host toolchain, or an error saying what to install or to use instead."""
+    if shutil.which(cc) is None:
+        raise KscribeError(f"{cc} not found (the kernel was built with {tree.cc_text!r}): "
+                           f"install it with `apt-get install {package}`")
+    if not _kbuild_runs(tree):
+        raise KscribeError(f"{tree.path}/scripts: the kernel's kbuild programs do not run "
+                           "on this host (glibc too old); use --toolchain chroot")
+    return Toolchain(kind="host", cc=cc, cross_compile="" if native else f"{arch.triplet}-",
+                     packages=[package])
