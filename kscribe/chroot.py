@@ -109,7 +109,7 @@ class Chroot:
             q = shlex.quote(str(b))
             lines.append(f"mkdir -p {r}{q} && mount --bind {q} {r}{q}")
         lines.append(f"mount --rbind /dev {r}/dev")
-        lines.append(f"mount -t proc proc {r}/proc || true")
+        lines.append(f"mount -t proc proc {r}/proc 2>/dev/null || true")
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in
                         {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8",
                          **(env or {})}.items())
