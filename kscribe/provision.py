@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kscribe import atomic
 from kscribe.archive import Deb
-from kscribe.download import fetch, is_intact
+from kscribe.download import fetch, is_intact, sha256_file
 from kscribe.errors import KscribeError
 from kscribe.locking import file_lock
 from kscribe.resolve import Resolved
@@ -120,10 +120,21 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
     with file_lock(root.with_name(root.name + ".flock")):
         if not (root / "provision.json").is_file():
             _extract(settings, resolved, root)
+        elif not _intact(root):
+            print(f"  {root.name}: cached kernel or busybox is corrupted, extracting again",
+                  file=sys.stderr)
+            _extract(settings, resolved, root)
     info = json.loads((root / "provision.json").read_text())
     kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
     return Provisioned(root=root, kdir=kdir, kernel=root / info["kernel"],
                        busybox=root / "busybox")
+
+
+def _intact(root: Path) -> bool:
+    """True when the extracted kernel and busybox still have the hashes noted at extraction."""
+    info = json.loads((root / "provision.json").read_text())
+    return all(is_intact(root / name, sha) for name, sha in info.get("sha256", {}).items()) \
+        and "sha256" in info
 
 
 def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
@@ -147,6 +158,7 @@ def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
         atomic.write_json(tmp / "provision.json", {
             "target": resolved.target, "version": resolved.version, "abi": abi,
             "kernel": kernel,
+            "sha256": {name: sha256_file(tmp / name) for name in (kernel, "busybox")},
             "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
                          for r, d in resolved.debs.items()},
         })

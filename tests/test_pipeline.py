@@ -87,6 +87,18 @@ def test_corrupted_cache_is_detected_and_fetched_again(settings, capfd):
     assert "cached copy is corrupted" in capfd.readouterr().err
 
 
+def test_corrupted_extracted_kernel_is_extracted_again(settings, capfd):
+    p = prepare("bookworm/amd64", settings)
+    kernel = p.provisioned.kernel
+    good = sha256_file(kernel)
+    data = bytearray(kernel.read_bytes())
+    data[4096] ^= 0x01
+    kernel.write_bytes(bytes(data))
+    again = prepare("bookworm/amd64", settings)
+    assert sha256_file(again.provisioned.kernel) == good
+    assert "cached kernel or busybox is corrupted" in capfd.readouterr().err
+
+
 def test_corrupted_download_is_refused(settings):
     p = prepare("bookworm/amd64", settings)
     bad = dataclasses.replace(p.resolved.debs["busybox"], sha256="0" * 64,
