@@ -122,7 +122,7 @@ def build(*, tree: KernelTree, arch: Arch, toolchain: Toolchain, outdir: Path,
     src = outdir / "src"
     if clean and src.exists():
         shutil.rmtree(src)
-    modules = render_sources(tree.srctree / "include", src)
+    modules = render_sources(tree, src)
     argv = make_argv(tree, arch, src, toolchain)
     if toolchain.chroot is not None:
         toolchain.chroot.ensure()

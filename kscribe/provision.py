@@ -121,8 +121,6 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
         if not (root / "provision.json").is_file():
             _extract(settings, resolved, root)
         elif not _intact(root):
-            print(f"  {root.name}: cached kernel or busybox is corrupted, extracting again",
-                  file=sys.stderr)
             _extract(settings, resolved, root)
     info = json.loads((root / "provision.json").read_text())
     kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
@@ -133,8 +131,12 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
 def _intact(root: Path) -> bool:
     """True when the extracted kernel and busybox still have the hashes noted at extraction."""
     info = json.loads((root / "provision.json").read_text())
-    return all(is_intact(root / name, sha) for name, sha in info.get("sha256", {}).items()) \
-        and "sha256" in info
+    for name, sha in info.get("sha256", {}).items():
+        if not is_intact(root / name, sha):
+            print(f"  {root.name}: cached {name} is corrupted, extracting again",
+                  file=sys.stderr)
+            return False
+    return "sha256" in info  # older caches did not note hashes: extract once more
 
 
 def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:

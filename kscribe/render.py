@@ -7,14 +7,17 @@ only when their content changes, so kbuild's own up-to-date checks stay quiet.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import jinja2
 
 from kscribe import atomic, paths
 from kscribe.errors import KscribeError
-from kscribe.spec import SubsystemSpec, load_all
-from kscribe.tracepoints import parse_header
+from kscribe.events import Subsystem, resolve
+from kscribe.kconfig import KernelTree
+from kscribe.payload import payload_c
+from kscribe.spec import load_all
 
 CORE_FILES = {
     "core/kscribe_core.c": "kscribe_core.c",
@@ -38,28 +41,23 @@ def _put(dest: Path, text: str) -> None:
     atomic.write_text(dest, text)
 
 
-def probe_context(spec: SubsystemSpec, include_dir: Path) -> dict:
-    """The template context of one probe module, with prototypes from ``include_dir``."""
-    header = include_dir / spec.header
-    if not header.is_file():
-        raise KscribeError(f"{spec.path}: the target has no <{spec.header}> ({header})")
-    known = parse_header(header)
+def probe_context(sub: Subsystem) -> dict:
+    """The template context of one probe module: events with prototypes and payload C."""
     events = []
-    for ev in spec.events:
-        tp = known.get(ev.tracepoint)
-        if tp is None:
-            raise KscribeError(f"{spec.path}:{ev.line}: tracepoint {ev.tracepoint!r} is not "
-                               f"defined in the target's <{spec.header}>")
-        events.append({"name": tp.name,
-                       "args": [{"type": a.type, "name": a.name} for a in tp.args]})
-    return {"subsystem": spec.subsystem, "trace_header": spec.header, "events": events,
-            "license": "GPL", "description": f"kscribe probes for {spec.subsystem} tracepoints"}
+    for ev in sub.events:
+        events.append({"name": ev.name,
+                       "args": [{"type": a.type, "name": a.name} for a in ev.tracepoint.args],
+                       "payload": payload_c(ev), "tsdl": ev.tsdl()})
+    return {"subsystem": sub.spec.subsystem, "trace_header": sub.spec.header,
+            "includes": list(sub.spec.includes), "events": events, "license": "GPL",
+            "description": f"kscribe probes for {sub.spec.subsystem} tracepoints"}
 
 
-def render_sources(include_dir: Path, dest: Path) -> list[str]:
-    """Write the build folder's sources into ``dest``; return the module names.
+def render_sources(tree: KernelTree, dest: Path) -> list[str]:
+    """Write the build folder's sources for ``tree`` into ``dest``; return the module names.
 
-    ``include_dir`` is the target's ``include/`` folder (of the ``-common`` headers).
+    A subsystem the target cannot have (its configuration, its headers) is left out with a
+    note on stderr, as is an optional field its prototype lacks.
     """
     env = environment()
     dest.mkdir(parents=True, exist_ok=True)
@@ -68,18 +66,22 @@ def render_sources(include_dir: Path, dest: Path) -> list[str]:
     modules = ["kscribe_core"]
     wanted = set(CORE_FILES.values()) | {"Kbuild"}
     for spec in load_all(paths.INSTRUMENTATION / "events"):
+        sub = resolve(spec, tree)
+        for note in (sub.left_out, *sub.notes):
+            if note:
+                print(f"  note: {note}", file=sys.stderr)
+        if sub.left_out:
+            continue
         name = f"kscribe_probe_{spec.subsystem}"
-        text = env.get_template("probe.c.j2").render(**probe_context(spec, include_dir))
-        _put(dest / f"{name}.c", text)
+        _put(dest / f"{name}.c", env.get_template("probe.c.j2").render(**probe_context(sub)))
         modules.append(name)
         wanted.add(f"{name}.c")
     _put(dest / "Kbuild", env.get_template("Kbuild.j2").render(modules=modules))
     # a spec removed since the last render must not leave its module behind
-    for stale in dest.glob("kscribe_probe_*.c"):
+    for stale in generated_sources(dest):
         if stale.name not in wanted:
             stale.unlink()
     return modules
-
 
 
 def generated_sources(src: Path) -> list[Path]:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("network")
 def test_checkpatch_strict_is_clean(settings, target, tmp_path):
     tool = script(settings, prepare("bookworm/amd64", settings).resolved)
     tree = read_tree(prepare(target, settings).provisioned.kdir)
-    render_sources(tree.srctree / "include", tmp_path)
+    render_sources(tree, tmp_path)
     files = [*paths.KERNEL_MODULE.rglob("*.[ch]"), *generated_sources(tmp_path)]
     assert len(generated_sources(tmp_path)) >= 2
     for f in files:

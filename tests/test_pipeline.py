@@ -96,7 +96,7 @@ def test_corrupted_extracted_kernel_is_extracted_again(settings, capfd):
     kernel.write_bytes(bytes(data))
     again = prepare("bookworm/amd64", settings)
     assert sha256_file(again.provisioned.kernel) == good
-    assert "cached kernel or busybox is corrupted" in capfd.readouterr().err
+    assert "cached vmlinuz is corrupted" in capfd.readouterr().err
 
 
 def test_corrupted_download_is_refused(settings):
