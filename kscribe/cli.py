@@ -87,6 +87,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if v.ok else 1
 
 
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.kconfig import read_tree
+    from kscribe.pipeline import outdir, prepare
+    from kscribe.render import render_sources
+
+    p = prepare(args.target, settings)
+    dest = args.output or outdir(settings, p.target) / "generated"
+    modules = render_sources(read_tree(p.provisioned.kdir), dest)
+    print(f"{p.target}: {len(modules)} modules ({', '.join(modules)}) in {dest}")
+    return 0
+
+
 def cmd_checkpatch(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe import paths
     from kscribe.checkpatch import check, script
@@ -143,6 +155,10 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--arch", help="the Debian arch of --kdir (default: the host's)")
             sp.add_argument("--clean", action="store_true", help="start from an empty "
                             "build folder")
+    sp = add("generate", cmd_generate, "write the generated sources of TARGET into a folder "
+             "for inspection")
+    sp.add_argument("target", help=target_help)
+    sp.add_argument("-o", "--output", type=Path, help="folder (default out/<target>/generated)")
     sp = add("checkpatch", cmd_checkpatch, "run the target kernel's checkpatch.pl --strict "
              "on the tracer's C (hand-written and generated for TARGET)")
     sp.add_argument("files", nargs="*", type=Path, help="files to check (default: all)")

@@ -58,7 +58,8 @@ def test_cli_errors_are_one_line_and_nonzero(argv, needle, env):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("sub", ["targets", "resolve", "provision", "build", "boot", "run"])
+@pytest.mark.parametrize("sub", ["targets", "resolve", "provision", "build", "boot", "run",
+                                 "generate", "checkpatch"])
 def test_every_subcommand_has_help(sub):
     proc = subprocess.run([sys.executable, "-m", "kscribe", sub, "--help"],
                           capture_output=True, text=True)
