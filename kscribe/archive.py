@@ -23,7 +23,7 @@ from kscribe.errors import KscribeError
 
 # Only these packages are kept from a Packages index (a whole one is 50-65 MB of text).
 KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-kbuild-",
-                 "linux-source-", "busybox-static")
+                 "linux-source-", "busybox-static", "linux-libc-dev")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ of kernel warnings. The console log and ``boot.json`` are kept beside ``metadata
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -50,10 +51,17 @@ class Verdict:
         return "FAIL: " + "; ".join(self.reasons)
 
 
-def make_initramfs(dest: Path, busybox: Path, modules: list[Path], kscribectl: Path) -> None:
-    """Write the boot test's initramfs to ``dest``."""
+def make_initramfs(dest: Path, busybox: Path, modules: list[Path], kscribectl: Path, *,
+                   workload: Path | None = None, record: list[str] | None = None) -> None:
+    """Write the boot test's initramfs to ``dest``.
+
+    With ``record`` (``kscribectl record`` options), ``/init`` also records ``workload``
+    and writes the trace to the console between ``KSCRIBE-TRACE-BEGIN``/``-END`` lines
+    (a gzipped tar, base64): the serial line is the one channel every machine has.
+    """
     names = [m.stem for m in modules]
-    init = environment().get_template("init.sh.j2").render(modules=names)
+    init = environment().get_template("init.sh.j2").render(
+        modules=names, record=shlex.join(record) if record is not None else None)
     e = initramfs
     entries = [e.folder(d) for d in ("bin", "dev", "etc", "lib", "lib/kscribe", "proc",
                                       "sys", "tmp", "root")]
@@ -67,6 +75,8 @@ def make_initramfs(dest: Path, busybox: Path, modules: list[Path], kscribectl: P
                              b"nobody:x:65534:65534:nobody:/:/bin/sh\n"),
         e.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n"),
     ]
+    if workload is not None:
+        entries.append(e.file("bin/kscribe-workload", workload.read_bytes(), 0o755))
     entries += [e.file(f"lib/kscribe/{m.name}", m.read_bytes()) for m in modules]
     initramfs.write(dest, entries)
 
@@ -114,11 +124,12 @@ def judge(console: str) -> Verdict:
 
 
 def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path], kscribectl: Path,
-         outdir: Path, append: str = "", timeout: int = TIMEOUT_S) -> Verdict:
+         outdir: Path, append: str = "", timeout: int = TIMEOUT_S,
+         workload: Path | None = None, record: list[str] | None = None) -> Verdict:
     """Boot, run the boot test, write ``console.log`` and ``boot.json`` into ``outdir``."""
     require(arch.qemu_binary, arch.qemu_package, f"to boot {arch.name} kernels")
     initrd = outdir / "initrd.cpio.gz"
-    make_initramfs(initrd, busybox, modules, kscribectl)
+    make_initramfs(initrd, busybox, modules, kscribectl, workload=workload, record=record)
     argv = qemu_argv(arch, kernel, initrd, append)
     started = time.monotonic()
     try:

@@ -32,6 +32,13 @@ _DIAG = re.compile(r"^(?P<loc>[^\s:]+:\d+(?::\d+)?): (?P<kind>warning|error|fata
 _KBUILD_WARN = re.compile(r"^WARNING: ", re.M)
 _KBUILD_ERR = re.compile(r"^(?:ERROR: |make(?:\[\d+\])?: \*\*\* )", re.M)
 
+# Static programs for the guest, built with the modules: the control tool and the workload
+# whose trace the end-to-end test checks.
+GUEST_PROGRAMS = {
+    "kscribectl": paths.KERNEL_MODULE / "tools/kscribectl.c",
+    "kscribe-workload": paths.ROOT / "tests/guest/workload.c",
+}
+
 # Environment of every build: fixed so that two builds give the same bytes.
 REPRODUCIBLE_ENV = {
     "LC_ALL": "C",
@@ -94,20 +101,19 @@ def _userspace_cc(arch: Arch) -> str:
                    f"to build kscribectl for {arch.name}")
 
 
-def build_kscribectl(arch: Arch, dest: Path) -> Path:
-    """Build the static ``kscribectl`` for ``arch`` into ``dest``."""
+def build_userspace(arch: Arch, name: str, source: Path, dest: Path) -> Path:
+    """Build the static guest program ``name`` from ``source`` for ``arch`` into ``dest``."""
     cc = _userspace_cc(arch)
-    out = dest / "kscribectl"
+    out = dest / name
     with atomic.atomic_path(out) as tmp:
         proc = subprocess.run(
-            [cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-ffile-prefix-map="
-             f"{paths.KERNEL_MODULE}=kernel_module", "-Wl,--build-id=none",
-             "-I", str(paths.KERNEL_MODULE / "include"), "-o", str(tmp),
-             str(paths.KERNEL_MODULE / "tools/kscribectl.c")],
+            [cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror",
+             f"-ffile-prefix-map={paths.ROOT}=.", "-Wl,--build-id=none",
+             "-I", str(paths.KERNEL_MODULE / "include"), "-o", str(tmp), str(source)],
             capture_output=True, text=True)
         if proc.returncode != 0:
-            raise KscribeError(f"kscribectl for {arch.name} does not build: "
-                               f"{proc.stderr.strip().splitlines()[0]}")
+            first = (proc.stderr.strip().splitlines() or ["?"])[0]
+            raise KscribeError(f"{source.name} for {arch.name} does not build: {first}")
     return out
 
 
@@ -167,9 +173,9 @@ def build(*, tree: KernelTree, arch: Arch, toolchain: Toolchain, outdir: Path,
         with atomic.atomic_path(dest) as tmp:
             shutil.copyfile(ko, tmp)
         built.append(dest)
-    tool = build_kscribectl(arch, outdir)
+    tools = [build_userspace(arch, name, src, outdir) for name, src in GUEST_PROGRAMS.items()]
     meta["artifacts"] = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
-                         for p in [*built, tool]}
+                         for p in [*built, *tools]}
     meta["status"] = "ok"
     atomic.write_json(outdir / "metadata.json", meta)
     print(f"  {target}: built {', '.join(p.name for p in built)} with {toolchain.cc} "

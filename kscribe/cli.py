@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from kscribe import __version__
+from kscribe.cli_syscalls import add_commands as add_syscall_commands
 from kscribe.errors import KscribeError
 from kscribe.settings import Settings
 
@@ -169,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "
                     "another target (a negative control: they must be refused)")
     sp.add_argument("--append", default="", help="extra kernel command line")
+    add_syscall_commands(add)
     return p
 
 

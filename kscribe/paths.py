@@ -14,6 +14,6 @@ KERNEL_MODULE = ROOT / "kernel_module"
 def inputs() -> list[Path]:
     """Every file a build's output depends on (for up-to-date checks)."""
     files = []
-    for base in (TEMPLATES, INSTRUMENTATION, KERNEL_MODULE, ROOT / "kscribe"):
+    for base in (TEMPLATES, INSTRUMENTATION, KERNEL_MODULE, ROOT / "kscribe", ROOT / "tests/guest"):
         files += [p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return sorted(files)

@@ -50,7 +50,9 @@ def _artifacts(t: Target) -> list[str]:
 
     names = ["kscribe_core"] + [f"kscribe_probe_{s.subsystem}"
                                 for s in load_all(paths.INSTRUMENTATION / "events")]
-    return [str(_out(t) / f"{n}.ko") for n in names] + [str(_out(t) / "kscribectl")]
+    from kscribe.build import GUEST_PROGRAMS
+
+    return [str(_out(t) / f"{n}.ko") for n in names] + [str(_out(t) / p) for p in GUEST_PROGRAMS]
 
 
 def task_provision():

@@ -1,0 +1,209 @@
+"""Syscall definitions the headers lack, from the target's ``linux-source-<v>`` package.
+
+Headers declare most syscalls, but some only exist as ``SYSCALL_DEFINE<n>`` in C files
+(``arch_prctl``, ``rt_sigreturn``, ``mmap`` on x86...) and some declarations leave the
+arguments unnamed (``sys_connect(int, struct sockaddr __user *, int)``). For those, and only
+when needed, the source package of exactly the target's version is streamed once and every C
+file that defines a syscall is reduced to its conditional directives and its definitions;
+the reduced files are cached (a few MB per version). Reading them then goes through the
+target's preprocessor, so ``#ifdef CONFIG_CLONE_BACKWARDS`` picks the right ``clone``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+from kscribe import atomic
+from kscribe.errors import KscribeError
+from kscribe.resolve import Resolved
+
+_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_COND = re.compile(r"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b.*?(?<!\\)$", re.M | re.S)
+_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+).*?(?<!\\)$", re.M | re.S)
+_START = re.compile(r"\b(?:COMPAT_)?SYSCALL(?:32)?_DEFINE\d\s*\(|^asmlinkage\s[^;{(]*\bsys\w*\s*\(",
+                    re.M)
+_SKIP_DIRS = ("Documentation/", "tools/", "samples/", "scripts/", "drivers/", "sound/",
+              "lib/", "crypto/", "init/", "usr/", "certs/", "virt/", "rust/")
+DONE = ".complete"
+
+
+def header_macros(paths: list[Path], used: set[str]) -> str:
+    """The ``#define``s of ``used`` names in kernel headers, with their conditionals.
+
+    The reduced C files use helper macros of ``linux/syscalls.h`` and ``linux/compat.h``
+    (``SYSCALL32_DEFINE0`` is ``COMPAT_SYSCALL_DEFINE0`` under CONFIG_COMPAT, ``SC_ARG64(pos)``
+    two u32 halves); these are given to the preprocessor without the headers' other content.
+    """
+    return "".join(_reduce(p.read_text(errors="replace"), used) for p in paths if p.is_file())
+
+
+def used_names(files: list[Path]) -> set[str]:
+    """Identifiers of the syscall definitions in reduced files."""
+    out: set[str] = set()
+    for p in files:
+        for line in p.read_text().splitlines():
+            if not line.startswith("#"):
+                out.update(re.findall(r"\b[A-Za-z_]\w*", line))
+    return {n for n in out if not re.fullmatch(r"(COMPAT_)?SYSCALL_DEFINE\d|asmlinkage", n)}
+
+
+def _reduce(text: str, only_macros: set[str] | None = None) -> str:
+    """A C file cut down to its conditionals, syscall definitions (as declarations) and the
+    macros those use (``arg_u32p(pos)``, ``#define SYSCALL_DEFINE0 COMPAT_SYSCALL_DEFINE0``);
+    empty when it defines no syscall."""
+    text = _COMMENT.sub(" ", text)
+    events = [(m.start(), m.end(), "c") for m in _COND.finditer(text)]
+    used: set[str] = set(only_macros or ())
+    for m in (_START.finditer(text) if only_macros is None else ()):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        events.append((m.start(), i, "d"))
+        used.update(re.findall(r"\w+", text[m.start():i]))
+    if not used:
+        return ""
+    macros = []
+    for m in _DEFINE.finditer(text):
+        if m.group(1) in used:
+            events.append((m.start(), m.end(), "m"))
+            macros.append(m.group(1))
+    # conditional groups that hold no definition are dropped
+    stack: list[list[str]] = [[]]
+    keep: list[bool] = [True]
+    for start, end, kind in sorted(events):
+        chunk = text[start:end].strip()
+        if kind in ("d", "m"):
+            stack[-1].append(" ".join(chunk.split()) + ";" if kind == "d" else chunk)
+            keep[-1] = True
+            continue
+        word = re.match(r"#\s*(\w+)", chunk).group(1)
+        if word.startswith("if"):
+            stack.append([chunk])
+            keep.append(False)
+        elif len(stack) == 1:  # unbalanced: a directive closing nothing
+            continue
+        elif word in ("elif", "else"):
+            stack[-1].append(chunk)
+        else:
+            group, used = stack.pop(), keep.pop()
+            if used:
+                stack[-1] += [*group, chunk]
+                keep[-1] = True
+    while len(stack) > 1:  # unbalanced file: keep what is open
+        group, used = stack.pop(), keep.pop()
+        if used:
+            stack[-1] += [*group, "#endif"]
+    # the file's macros end with it (all reduced files are read in one translation unit)
+    if only_macros is None:
+        stack[0] += [f"#undef {name}" for name in dict.fromkeys(macros)]
+    return "\n".join(stack[0]) + "\n"
+
+
+def source_dir(cache: Path, version: str) -> Path:
+    return cache / "syscall-source" / version.replace(":", "_")
+
+
+def cached(cache: Path, version: str) -> Path | None:
+    """The folder of reduced sources of ``version`` if complete."""
+    d = source_dir(cache, version)
+    return d if (d / DONE).is_file() else None
+
+
+def fetch(settings, resolved: Resolved) -> Path:
+    """The reduced sources of the target's kernel version: cached, or made now."""
+    done = cached(settings.cache_dir, resolved.version)
+    if done:
+        return done
+    from kscribe.provision import fetch_deb
+    from kscribe.resolve import _archive
+    from kscribe.tables import ArchiveRef
+
+    base = resolved.debs["headers"].base_url
+    name = next((k for k, v in settings.mirrors.items() if v == base), "debian")
+    index = _archive(settings, ArchiveRef(name, resolved.suite)).index("amd64")
+    deb = next((d for n, debs in index.by_name.items() if n.startswith("linux-source-")
+                for d in debs if d.version == resolved.version), None)
+    if deb is None:
+        raise KscribeError(f"no linux-source package of version {resolved.version} in "
+                           f"{resolved.suite}: cannot read the syscalls its headers lack")
+    path = fetch_deb(settings, deb)
+    dest = source_dir(settings.cache_dir, resolved.version)
+    started = time.monotonic()
+    with atomic.atomic_path(dest, directory=True) as tmp:
+        count = _extract(path, tmp)
+        (tmp / DONE).write_text(f"{deb.name} {deb.version}: {count} files\n")
+    print(f"  {deb.name}: {count} C files with syscall definitions reduced "
+          f"({time.monotonic() - started:.1f} s)", file=sys.stderr)
+    return dest
+
+
+def _extract(deb: Path, dest: Path) -> int:
+    """Stream the source tarball of the package; write each reduced C file under ``dest``."""
+    outer = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    count = 0
+    try:
+        with tarfile.open(fileobj=outer.stdout, mode="r|") as tar:
+            for member in tar:
+                if not re.match(r"^\./usr/src/linux-source-[\d.]+\.tar\.xz$", member.name):
+                    continue
+                xz = subprocess.Popen(["xz", "-T2", "-dc"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+                src = tar.extractfile(member)
+
+                def feed() -> None:
+                    try:
+                        while block := src.read(1 << 20):
+                            xz.stdin.write(block)
+                    except BrokenPipeError:
+                        pass
+                    finally:
+                        xz.stdin.close()
+
+                feeder = threading.Thread(target=feed, daemon=True)
+                feeder.start()
+                with tarfile.open(fileobj=xz.stdout, mode="r|") as inner:
+                    for m in inner:
+                        rel = m.name.split("/", 1)[-1]
+                        if not (m.isfile() and rel.endswith(".c")) or rel.startswith(_SKIP_DIRS):
+                            continue
+                        data = inner.extractfile(m).read()
+                        if b"SYSCALL" not in data and b"asmlinkage" not in data:
+                            continue
+                        reduced = _reduce(data.decode("utf-8", errors="replace"))
+                        if not reduced:
+                            continue
+                        out = dest / rel
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        out.write_text(reduced)
+                        count += 1
+                feeder.join()
+                xz.wait()
+                break
+    finally:
+        outer.kill()
+        outer.wait()
+    if not count:
+        raise KscribeError(f"{deb.name}: no syscall definitions found in its source tarball")
+    return count
+
+
+def files_for(folder: Path, kbuild_arch: str, bits: int) -> list[Path]:
+    """The reduced files that can define syscalls of ``kbuild_arch``: generic, then its own.
+
+    Where an arch has ``foo_32.c`` and ``foo_64.c`` (kbuild picks ``foo_$(BITS).o``), the
+    one of the kernel's word size comes first, so its definition is the one kept.
+    """
+    own, other = [], []
+    for p in sorted(folder.rglob("*.c")):
+        rel = p.relative_to(folder).as_posix()
+        if rel.startswith("arch/") and not rel.startswith(f"arch/{kbuild_arch}/"):
+            continue
+        (other if rel.endswith(f"_{96 - bits}.c") else own).append(p)
+    return own + other

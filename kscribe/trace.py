@@ -1,0 +1,156 @@
+"""Traces on the host: taken off the guest's console, read with babeltrace2, summarised.
+
+``/init`` writes the CTF trace folder to the console as a gzipped tar in base64 between
+``KSCRIBE-TRACE-BEGIN`` and ``KSCRIBE-TRACE-END``. This module unpacks it, checks the
+stream files' packets, runs ``babeltrace2`` (with a time limit: a broken trace must give an
+error, never a hang) and parses its text output into events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import subprocess
+import tarfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kscribe import atomic
+from kscribe.errors import KscribeError
+from kscribe.hosttools import require
+
+BEGIN, END = "KSCRIBE-TRACE-BEGIN", "KSCRIBE-TRACE-END"
+BABELTRACE_TIMEOUT_S = 120
+_LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): "
+                   r"\{ cpu_id = (?P<cpu>\d+) \}, \{ ?(?P<fields>.*?) ?\}$")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as babeltrace2 prints it: timestamp (s), name, CPU and payload fields."""
+
+    ts: float
+    name: str
+    cpu: int
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+def extract(console: str, dest: Path) -> Path:
+    """Unpack the trace sent over ``console`` into ``dest`` (replaced atomically)."""
+    try:
+        start = console.index(BEGIN + "\n") + len(BEGIN) + 1
+        stop = console.index("\n" + END, start)
+    except ValueError:
+        raise KscribeError("the console carries no trace (no KSCRIBE-TRACE-BEGIN/END)") from None
+    text = "".join(console[start:stop].split())
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except binascii.Error as e:
+        raise KscribeError(f"the trace on the console is damaged: {e}") from None
+    with atomic.atomic_path(dest, directory=True) as tmp:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise KscribeError(f"the trace on the console is damaged: {e}") from None
+        inner = tmp / "trace"
+        if not (inner / "metadata").is_file():
+            raise KscribeError("the trace from the guest has no metadata file")
+        for p in inner.iterdir():
+            p.rename(tmp / p.name)
+        inner.rmdir()
+    return dest
+
+
+def babeltrace(trace: Path) -> str:
+    """The text of ``babeltrace2`` over a trace folder; a clear error if it cannot read it."""
+    require("babeltrace2", why="to read CTF traces")
+    if not (trace / "metadata").is_file():
+        raise KscribeError(f"{trace}: not a CTF trace (no metadata file)")
+    try:
+        proc = subprocess.run(["babeltrace2", "--clock-seconds", "--no-delta", str(trace)],
+                              capture_output=True, text=True, timeout=BABELTRACE_TIMEOUT_S,
+                              errors="replace")
+    except subprocess.TimeoutExpired:
+        raise KscribeError(f"{trace}: babeltrace2 did not finish in "
+                           f"{BABELTRACE_TIMEOUT_S} s") from None
+    if proc.returncode != 0:
+        cause = _babeltrace_cause(proc.stderr)
+        raise KscribeError(f"{trace}: babeltrace2 cannot read the trace: {cause}")
+    return proc.stdout
+
+
+def _babeltrace_cause(stderr: str) -> str:
+    """The most specific line of a babeltrace2 error report."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        if "Caused by:" in ln or "ERROR" in ln:
+            continue
+        if re.search(r"(offset|packet|stream|file|truncat|expect)", ln, re.I):
+            return re.sub(r"^\S+ \S+ \S+ \S+ \S+ ", "", ln)[:300]
+    return (lines[-1] if lines else "no message")[:300]
+
+
+def _split(text: str) -> list[str]:
+    """Split ``a = 1, b = "x, y", c = [ ... ]`` on the top-level commas."""
+    parts, depth, cur, quoted, escape = [], 0, [], False, False
+    for c in text:
+        if quoted:
+            cur.append(c)
+            if escape:
+                escape = False
+            elif c == "\\":
+                escape = True
+            elif c == '"':
+                quoted = False
+            continue
+        if c == '"':
+            quoted = True
+        elif c in "[{(":
+            depth += 1
+        elif c in "]})":
+            depth -= 1
+        if c == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(c)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def _value(text: str) -> object:
+    if text.startswith('"') and text.endswith('"'):
+        return text[1:-1].encode().decode("unicode_escape")
+    if text.startswith("( "):  # enumeration: ( "LABEL" : container = 3 )
+        m = re.search(r'"([^"]*)"', text)
+        return m.group(1) if m else text
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
+
+
+def parse(text: str) -> list[Event]:
+    """Events of babeltrace2's text output (``--clock-seconds --no-delta``)."""
+    events = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        fields = {}
+        for part in _split(m["fields"]):
+            key, _, value = part.partition(" = ")
+            fields[key.strip()] = _value(value.strip())
+        events.append(Event(float(m["ts"]), m["name"], int(m["cpu"]), fields))
+    return events
+
+
+def summary(events: list[Event]) -> dict[str, int]:
+    """Events per type, most frequent first."""
+    return dict(Counter(e.name for e in events).most_common())
+

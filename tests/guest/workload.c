@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kscribe-workload: a guest program that makes known system calls, so that
+ * a trace of it can be checked field by field.
+ *
+ * It prints what it did as "WORKLOAD <key>=<value>" lines on stdout; the
+ * host compares them with the recorded events.
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WRITE_BYTES	4242
+#define SEND_BYTES	1234
+
+static char buf[WRITE_BYTES];
+
+static void fail(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "/tmp/kscribe-workload.dat";
+	struct timespec nap = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	int fd, sv[2], status;
+	pid_t child;
+
+	printf("WORKLOAD pid=%d\n", getpid());
+	printf("WORKLOAD file=%s\n", path);
+	memset(buf, 'k', sizeof(buf));
+
+	fd = openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		fail("openat");
+	if (write(fd, buf, WRITE_BYTES) != WRITE_BYTES)
+		fail("write");
+	printf("WORKLOAD write=%d\n", WRITE_BYTES);
+	close(fd);
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		fail("fork");
+	if (child == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	printf("WORKLOAD fork parent=%d child=%d\n", getpid(), child);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		fail("child");
+
+	nanosleep(&nap, NULL);
+	printf("WORKLOAD sleep_ns=%ld\n", nap.tv_nsec);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		fail("socketpair");
+	if (send(sv[0], buf, SEND_BYTES, 0) != SEND_BYTES)
+		fail("send");
+	if (recv(sv[1], buf, SEND_BYTES, MSG_WAITALL) != SEND_BYTES)
+		fail("recv");
+	printf("WORKLOAD send=%d\n", SEND_BYTES);
+	close(sv[0]);
+	close(sv[1]);
+	printf("WORKLOAD done\n");
+	return 0;
+}
