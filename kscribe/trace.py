@@ -53,7 +53,7 @@ def extract(console: str, dest: Path) -> Path:
     with atomic.atomic_path(dest, directory=True) as tmp:
         try:
             with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-                tar.extractall(tmp, filter="data")
+                _extract_plain_files(tar, tmp)
         except (tarfile.TarError, OSError, EOFError) as e:
             raise KscribeError(f"the trace on the console is damaged: {e}") from None
         inner = tmp / "trace"
@@ -63,6 +63,22 @@ def extract(console: str, dest: Path) -> Path:
             p.rename(tmp / p.name)
         inner.rmdir()
     return dest
+
+
+def _extract_plain_files(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract only folders and regular files with relative, clean names (a trace has no
+    other kind), whatever Python's own extraction filters can do."""
+    for member in tar.getmembers():
+        name = Path(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise KscribeError(f"the trace archive holds an unexpected entry {member.name!r}")
+        target = dest / name
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tar.extractfile(member) as src:
+            target.write_bytes(src.read())
 
 
 def babeltrace(trace: Path) -> str:

@@ -142,11 +142,13 @@ def test_probe_prototypes_follow_the_exact_kernel(settings, root):
 
 def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path):
     src = tmp_path / "src"
-    for part in ("templates", "instrumentation", "kernel_module", "kscribe"):
+    for part in ("templates", "instrumentation", "kernel_module", "kscribe", "tests/guest"):
         shutil.copytree(ROOT / part, src / part)
     tpl = src / "templates/probe.c.j2"
-    tpl.write_text(tpl.read_text().replace("kscribe_event_hit(data);",
-                                           "kscribe_event_hit(data) /* no ; */"))
+    text = tpl.read_text()
+    assert "return kscribe_probe_register(" in text
+    tpl.write_text(text.replace("return kscribe_probe_register(",
+                                "return kscribe_probe_register_misspelt("))
     out = tmp_path / "out"
     proc = _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(out)},
                     "build", "bookworm/amd64")

@@ -1,28 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kscribe core: registry of probe modules and the /dev/kscribe device.
+ * kscribe core: probe registry, recordings into the kernel's ring buffer,
+ * and the /dev/kscribe device.
  *
- * Probe modules register an array of events, one per tracepoint. The core
- * looks the tracepoints up by name, gives every event a per-CPU hit
- * counter and attaches the event's probe function to its tracepoint.
- * Userspace reads the events and their hit counts through ioctls on
- * /dev/kscribe.
+ * Probe modules register events (what is recorded) and hooks (which
+ * tracepoint calls which probe function). Every open file of /dev/kscribe
+ * is a session with its own event selection and buffer settings; one
+ * session at a time records. A recording owns one kernel ring buffer (one
+ * buffer per CPU); the hooks of the probes it needs are attached when it
+ * starts and detached when it stops, so an idle tracer costs nothing.
+ * Userspace drains each CPU's buffer through a stream file descriptor,
+ * also while the recording runs.
  */
 
 #define pr_fmt(fmt) "kscribe: " fmt
 
+#include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/cpumask.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/glob.h>
+#include <linux/idr.h>
 #include <linux/kernel.h>
+#include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/preempt.h>
+#include <linux/ring_buffer.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/stringify.h>
+#include <linux/timekeeping.h>
+#include <linux/trace_clock.h>
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <asm/local64.h>
 #include <uapi/linux/kscribe.h>
 
 #include "kscribe_core.h"
@@ -32,82 +53,233 @@
 	__stringify(KSCRIBE_VERSION_MINOR) "."		\
 	__stringify(KSCRIBE_VERSION_PATCHLEVEL)
 
-/* Registered probes; protected by kscribe_probes_lock. */
-static LIST_HEAD(kscribe_probes);
-static DEFINE_MUTEX(kscribe_probes_lock);
+/* Scratch buffers per CPU: task, softirq, hardirq, NMI. */
+#define KSCRIBE_CONTEXTS	4
 
-struct kscribe_lookup {
-	struct kscribe_probe *probe;
-	unsigned int missing;
+/* How often stream readers waiting in poll() or read() are woken up. */
+#define KSCRIBE_TICK_MS		20
+
+/* Longest TSDL accepted for the fields of one event. */
+#define KSCRIBE_FIELDS_MAX	65536
+
+#define KSCRIBE_SYSCALL_FLAGS	(KSCRIBE_EVENT_SYSCALL_ENTRY | KSCRIBE_EVENT_SYSCALL_EXIT)
+#define KSCRIBE_ENTRY_PREFIX	"syscall_entry_"
+#define KSCRIBE_EXIT_PREFIX	"syscall_exit_"
+
+/*
+ * What the core writes in the ring buffer before each payload. The ring
+ * buffer's own event header holds the length (rounded up to 4 bytes) and
+ * the timestamp.
+ */
+struct kscribe_rb_header {
+	u16 id;
+	u16 size;
 };
 
-static void kscribe_lookup_tracepoint(struct tracepoint *tp, void *priv)
+/* Per-CPU counters of a recording; local64_t is NMI-safe on its own CPU. */
+struct kscribe_cpu_counters {
+	local64_t written;
+	local64_t dropped;
+	local64_t bytes;
+};
+
+/**
+ * struct kscribe_recording - one recording and its buffers
+ * @ref:	held by the session that started it and by each open stream
+ * @buffer:	one kernel ring buffer per CPU
+ * @counters:	events written, events that found no room, bytes written
+ * @recorded:	ids of the recorded events (KSCRIBE_MAX_EVENTS bits)
+ * @nr_recorded: number of bits set in @recorded
+ * @streams:	CPUs with an open stream (nr_cpu_ids bits)
+ * @wait:	stream readers wait here
+ * @tick:	wakes the readers up while the recording runs
+ * @size:	bytes per CPU
+ * @mode:	KSCRIBE_MODE_DISCARD or KSCRIBE_MODE_OVERWRITE
+ * @pid:	process that started it
+ * @start_ts:	trace clock at start
+ * @stop_ts:	trace clock at stop
+ * @stopped:	set, with release semantics, once no probe writes any more
+ */
+struct kscribe_recording {
+	struct kref ref;
+	struct trace_buffer *buffer;
+	struct kscribe_cpu_counters __percpu *counters;
+	unsigned long *recorded;
+	unsigned int nr_recorded;
+	unsigned long *streams;
+	wait_queue_head_t wait;
+	struct delayed_work tick;
+	unsigned long size;
+	u32 mode;
+	pid_t pid;
+	u64 start_ts;
+	u64 stop_ts;
+	bool stopped;
+};
+
+/**
+ * struct kscribe_session - one open file of /dev/kscribe
+ * @list:	entry in kscribe_sessions
+ * @selected:	ids of the selected events (KSCRIBE_MAX_EVENTS bits)
+ * @buffer_size: bytes per CPU of the next recording
+ * @mode:	KSCRIBE_MODE_* of the next recording
+ * @recording:	the last recording this session started, or NULL
+ */
+struct kscribe_session {
+	struct list_head list;
+	unsigned long *selected;
+	unsigned long buffer_size;
+	u32 mode;
+	struct kscribe_recording *recording;
+};
+
+/**
+ * struct kscribe_stream - reader of one CPU's buffer of a recording
+ * @recording:	the recording (a reference is held)
+ * @cpu:	the CPU
+ * @lock:	serializes readers of this file
+ * @dropped_seen: the recording's dropped count of @cpu already reported
+ * @overrun_seen: the ring buffer's overrun count of @cpu already reported
+ * @last_ts:	timestamp of the last record returned
+ * @pending_len: bytes of the formatted record in @pending, 0 if none
+ * @pending:	the next record, formatted, waiting for a large enough read()
+ */
+struct kscribe_stream {
+	struct kscribe_recording *recording;
+	unsigned int cpu;
+	struct mutex lock;		/* serializes the readers of this stream */
+	u64 dropped_seen;
+	unsigned long overrun_seen;
+	u64 last_ts;
+	size_t pending_len;
+	u64 pending[KSCRIBE_RECORD_MAX / sizeof(u64)];
+};
+
+/*
+ * kscribe_lock protects the probe list, the sessions and their selections,
+ * the event ids, the running recording and the attached state of hooks.
+ * Nothing on the record path takes it.
+ */
+static DEFINE_MUTEX(kscribe_lock);
+static LIST_HEAD(kscribe_probes);
+static LIST_HEAD(kscribe_sessions);
+static DEFINE_IDA(kscribe_ids);
+static struct kscribe_recording *kscribe_running;
+static struct kscribe_session *kscribe_running_session;
+
+static DEFINE_PER_CPU(u8 *, kscribe_scratch_area);
+
+/*
+ * ring_buffer_unlock_commit() takes the event up to 6.1 and only the buffer
+ * since: call it with the arguments of the prototype at hand. This tests
+ * the type of the function, not the kernel version; the call that does not
+ * match is discarded unevaluated, and the other compiles to a direct call.
+ */
+#define KSCRIBE_COMMIT_TAKES_EVENT						\
+	__builtin_types_compatible_p(typeof(ring_buffer_unlock_commit),			\
+				     int (struct trace_buffer *, struct ring_buffer_event *))
+
+static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
+					      struct ring_buffer_event *event)
 {
-	struct kscribe_lookup *lookup = priv;
-	struct kscribe_probe *probe = lookup->probe;
-	unsigned int i;
+	void *commit = ring_buffer_unlock_commit;
 
-	if (!lookup->missing)
-		return;
-
-	for (i = 0; i < probe->nr_events; i++) {
-		struct kscribe_event *event = &probe->events[i];
-
-		if (!event->tp && !strcmp(tp->name, event->name)) {
-			event->tp = tp;
-			lookup->missing--;
-			return;
-		}
-	}
+	__builtin_choose_expr(KSCRIBE_COMMIT_TAKES_EVENT,
+			      ((int (*)(struct trace_buffer *, struct ring_buffer_event *))
+			       commit)(buffer, event),
+			      ((int (*)(struct trace_buffer *))commit)(buffer));
 }
 
-static bool kscribe_subsystem_registered(const char *subsystem)
+/* ---- record path: any context, no locks, no allocation, no sleeping ---- */
+
+/**
+ * kscribe_scratch - per-CPU, per-context scratch buffer
+ *
+ * Returns KSCRIBE_SCRATCH_SIZE bytes that belong to the current CPU and
+ * context (task, softirq, hardirq, NMI) until the probe function returns,
+ * e.g. to copy a user string with copy_from_user_nofault() before reserving
+ * a record of the exact size (strncpy_from_user_nofault() is not exported
+ * to modules, from 5.10 to 7.2). The caller must not be preemptible
+ * (probes of ordinary tracepoints never are; probes of faultable syscall
+ * tracepoints must disable preemption around the use).
+ *
+ * Return: the buffer.
+ */
+void *kscribe_scratch(void)
 {
-	struct kscribe_probe *probe;
+	unsigned int context;
 
-	lockdep_assert_held(&kscribe_probes_lock);
+	if (in_nmi())
+		context = 3;
+	else if (hardirq_count())
+		context = 2;
+	else if (in_serving_softirq())
+		context = 1;
+	else
+		context = 0;
+	return this_cpu_read(kscribe_scratch_area) + context * KSCRIBE_SCRATCH_SIZE;
+}
+EXPORT_SYMBOL_GPL(kscribe_scratch);
 
-	list_for_each_entry(probe, &kscribe_probes, list) {
-		if (!strcmp(probe->subsystem, subsystem))
-			return true;
-	}
+/**
+ * __kscribe_record_begin - reserve a record; see kscribe_record_begin()
+ * @event:	the event, recorded by @recording
+ * @recording:	the running recording
+ * @size:	payload bytes
+ * @rec:	the record, filled in on success
+ *
+ * Return: true with preemption disabled if a record was reserved, else
+ * false (the event is counted as lost on this CPU).
+ */
+bool __kscribe_record_begin(struct kscribe_event *event,
+			    struct kscribe_recording *recording, size_t size,
+			    struct kscribe_record *rec)
+{
+	struct kscribe_rb_header *header;
+	struct ring_buffer_event *rb_event;
+
+	preempt_disable_notrace();
+	this_cpu_inc(*event->hits);
+	if (unlikely(size > KSCRIBE_PAYLOAD_MAX))
+		goto lost;
+	/* NULL when full (discard mode), too deeply nested, or in NMI where unsafe */
+	rb_event = ring_buffer_lock_reserve(recording->buffer, sizeof(*header) + size);
+	if (unlikely(!rb_event))
+		goto lost;
+	header = ring_buffer_event_data(rb_event);
+	header->id = event->id;
+	header->size = size;
+	rec->payload = header + 1;
+	rec->recording = recording;
+	rec->rb_event = rb_event;
+	rec->size = sizeof(*header) + size;
+	return true;
+
+lost:
+	local64_inc(&this_cpu_ptr(recording->counters)->dropped);
+	preempt_enable_notrace();
 	return false;
 }
+EXPORT_SYMBOL_GPL(__kscribe_record_begin);
 
-static int kscribe_probe_check(const struct kscribe_probe *probe)
+/**
+ * kscribe_record_end - commit a record reserved by kscribe_record_begin()
+ * @rec: the record
+ */
+void kscribe_record_end(struct kscribe_record *rec)
 {
-	size_t len;
-	unsigned int i, j;
+	struct kscribe_cpu_counters *counters = this_cpu_ptr(rec->recording->counters);
 
-	if (!probe || !probe->subsystem || !probe->subsystem[0] ||
-	    !probe->events || !probe->nr_events)
-		return -EINVAL;
-
-	len = strlen(probe->subsystem);
-	for (i = 0; i < probe->nr_events; i++) {
-		const struct kscribe_event *event = &probe->events[i];
-
-		if (!event->name || !event->name[0] || !event->probe) {
-			pr_err("%s: event %u is incomplete\n", probe->subsystem, i);
-			return -EINVAL;
-		}
-		/* "subsystem:event" must fit in kscribe_event_info.name */
-		if (len + 1 + strlen(event->name) >= KSCRIBE_NAME_LEN) {
-			pr_err("%s:%s: name too long\n", probe->subsystem, event->name);
-			return -ENAMETOOLONG;
-		}
-		for (j = 0; j < i; j++) {
-			if (!strcmp(probe->events[j].name, event->name)) {
-				pr_err("%s:%s: duplicate event\n",
-				       probe->subsystem, event->name);
-				return -EINVAL;
-			}
-		}
-	}
-	return 0;
+	kscribe_rb_commit(rec->recording->buffer, rec->rb_event);
+	local64_inc(&counters->written);
+	local64_add(rec->size, &counters->bytes);
+	preempt_enable_notrace();
 }
+EXPORT_SYMBOL_GPL(kscribe_record_end);
 
-static u64 kscribe_event_total(const struct kscribe_event *event)
+/* ---- probe registry ---- */
+
+static u64 kscribe_event_hits(const struct kscribe_event *event)
 {
 	u64 total = 0;
 	int cpu;
@@ -117,136 +289,618 @@ static u64 kscribe_event_total(const struct kscribe_event *event)
 	return total;
 }
 
-/* Detach the first @nr events of @probe and wait until no probe runs. */
-static void kscribe_probe_detach(struct kscribe_probe *probe, unsigned int nr)
+/* The system call name of a syscall event, else NULL. */
+static const char *kscribe_syscall_name(const struct kscribe_event *event)
 {
+	if (event->flags & KSCRIBE_EVENT_SYSCALL_ENTRY)
+		return event->name + strlen(KSCRIBE_ENTRY_PREFIX);
+	if (event->flags & KSCRIBE_EVENT_SYSCALL_EXIT)
+		return event->name + strlen(KSCRIBE_EXIT_PREFIX);
+	return NULL;
+}
+
+static bool kscribe_name_ok(const char *name)
+{
+	return name && name[0] && strnlen(name, KSCRIBE_NAME_LEN) < KSCRIBE_NAME_LEN &&
+	       !strchr(name, ':');
+}
+
+static int kscribe_event_check(const struct kscribe_event *event)
+{
+	const char *prefix = NULL;
+
+	if (!kscribe_name_ok(event->name) || !event->fields ||
+	    strnlen(event->fields, KSCRIBE_FIELDS_MAX) >= KSCRIBE_FIELDS_MAX ||
+	    (event->flags & ~KSCRIBE_SYSCALL_FLAGS) ||
+	    (event->flags & KSCRIBE_SYSCALL_FLAGS) == KSCRIBE_SYSCALL_FLAGS)
+		return -EINVAL;
+	if (event->flags & KSCRIBE_EVENT_SYSCALL_ENTRY)
+		prefix = KSCRIBE_ENTRY_PREFIX;
+	else if (event->flags & KSCRIBE_EVENT_SYSCALL_EXIT)
+		prefix = KSCRIBE_EXIT_PREFIX;
+	if (prefix && (strncmp(event->name, prefix, strlen(prefix)) ||
+		       !event->name[strlen(prefix)]))
+		return -EINVAL;
+	return 0;
+}
+
+static int kscribe_probe_check(const struct kscribe_probe *probe)
+{
+	unsigned int i, j;
+
+	if (!probe || !kscribe_name_ok(probe->name) || !probe->events ||
+	    !probe->nr_events || probe->nr_events > KSCRIBE_MAX_EVENTS ||
+	    (probe->nr_hooks && !probe->hooks))
+		return -EINVAL;
+
+	for (i = 0; i < probe->nr_events; i++) {
+		const struct kscribe_event *event = &probe->events[i];
+
+		if (kscribe_event_check(event)) {
+			pr_err("%s: event %u is malformed\n", probe->name, i);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (!strcmp(probe->events[j].name, event->name)) {
+				pr_err("%s:%s: duplicate event\n", probe->name, event->name);
+				return -EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < probe->nr_hooks; i++) {
+		const struct kscribe_hook *hook = &probe->hooks[i];
+
+		if (!hook->tracepoint || !hook->tracepoint[0] || !hook->probe) {
+			pr_err("%s: hook %u is malformed\n", probe->name, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void kscribe_lookup_tracepoint(struct tracepoint *tp, void *priv)
+{
+	struct kscribe_probe *probe = priv;
 	unsigned int i;
 
-	if (!nr)
-		return;
+	for (i = 0; i < probe->nr_hooks; i++) {
+		struct kscribe_hook *hook = &probe->hooks[i];
+
+		if (!hook->tp && !strcmp(tp->name, hook->tracepoint))
+			hook->tp = tp;
+	}
+}
+
+static struct kscribe_probe *kscribe_find_probe(const char *name)
+{
+	struct kscribe_probe *probe;
+
+	lockdep_assert_held(&kscribe_lock);
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		if (!strcmp(probe->name, name))
+			return probe;
+	}
+	return NULL;
+}
+
+/* Free the ids and counters of the first @nr events of @probe. */
+static void kscribe_probe_release(struct kscribe_probe *probe, unsigned int nr)
+{
+	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
 		struct kscribe_event *event = &probe->events[i];
 
-		WARN_ON_ONCE(tracepoint_probe_unregister(event->tp, event->probe, event));
-	}
-	tracepoint_synchronize_unregister();
-}
-
-static void kscribe_probe_release(struct kscribe_probe *probe)
-{
-	unsigned int i;
-
-	for (i = 0; i < probe->nr_events; i++) {
-		struct kscribe_event *event = &probe->events[i];
-
+		ida_free(&kscribe_ids, event->id);
 		free_percpu(event->hits);
 		event->hits = NULL;
-		event->tp = NULL;
 	}
 }
 
 /**
- * kscribe_probe_register - attach the events of a probe module
+ * kscribe_probe_register - make the events of a probe module available
  * @probe: the probe; must stay valid until kscribe_probe_unregister()
  *
- * All or nothing: on failure, no event of @probe is attached.
+ * Numbers the events and resolves the hooks' tracepoints; attaches nothing
+ * (hooks are attached while a recording needs them). All or nothing.
  *
- * Return: 0, -EINVAL for a malformed @probe, -ENAMETOOLONG when an event
- * name does not fit the ABI, -EEXIST when the subsystem is already
- * registered, -ENOENT when a tracepoint does not exist, -ENOMEM, or the
- * error of tracepoint_probe_register().
+ * Return: 0, -EINVAL for a malformed @probe, -EEXIST when a probe of the
+ * same name is registered, -ENOENT when a tracepoint does not exist,
+ * -ENOSPC when event ids run out, -ENOMEM.
  */
 int kscribe_probe_register(struct kscribe_probe *probe)
 {
-	struct kscribe_lookup lookup = { .probe = probe };
-	unsigned int i, attached;
+	unsigned int i;
 	int ret;
 
 	ret = kscribe_probe_check(probe);
 	if (ret)
 		return ret;
 
-	mutex_lock(&kscribe_probes_lock);
-
-	if (kscribe_subsystem_registered(probe->subsystem)) {
-		pr_err("%s: subsystem already registered\n", probe->subsystem);
+	mutex_lock(&kscribe_lock);
+	if (kscribe_find_probe(probe->name)) {
+		pr_err("%s: probe already registered\n", probe->name);
 		ret = -EEXIST;
 		goto unlock;
 	}
 
-	for (i = 0; i < probe->nr_events; i++) {
-		probe->events[i].tp = NULL;
-		probe->events[i].hits = NULL;
+	probe->pinned = false;
+	for (i = 0; i < probe->nr_hooks; i++) {
+		probe->hooks[i].tp = NULL;
+		probe->hooks[i].attached = false;
 	}
-
-	lookup.missing = probe->nr_events;
-	for_each_kernel_tracepoint(kscribe_lookup_tracepoint, &lookup);
-	if (lookup.missing) {
-		for (i = 0; i < probe->nr_events; i++) {
-			if (!probe->events[i].tp)
-				pr_err("%s:%s: tracepoint not found\n",
-				       probe->subsystem, probe->events[i].name);
+	for_each_kernel_tracepoint(kscribe_lookup_tracepoint, probe);
+	for (i = 0; i < probe->nr_hooks; i++) {
+		if (!probe->hooks[i].tp) {
+			pr_err("%s: tracepoint %s not found\n", probe->name,
+			       probe->hooks[i].tracepoint);
+			ret = -ENOENT;
 		}
-		ret = -ENOENT;
-		goto release;
 	}
+	if (ret)
+		goto unlock;
 
 	for (i = 0; i < probe->nr_events; i++) {
-		probe->events[i].hits = alloc_percpu(u64);
-		if (!probe->events[i].hits) {
+		struct kscribe_event *event = &probe->events[i];
+
+		event->recording = NULL;
+		event->probe = probe;
+		event->hits = alloc_percpu(u64);
+		if (!event->hits) {
 			ret = -ENOMEM;
-			goto release;
+			break;
 		}
+		ret = ida_alloc_max(&kscribe_ids, KSCRIBE_MAX_EVENTS - 1, GFP_KERNEL);
+		if (ret < 0) {
+			free_percpu(event->hits);
+			event->hits = NULL;
+			break;
+		}
+		event->id = ret;
+		ret = 0;
 	}
-
-	for (attached = 0; attached < probe->nr_events; attached++) {
-		struct kscribe_event *event = &probe->events[attached];
-
-		ret = tracepoint_probe_register(event->tp, event->probe, event);
-		if (ret) {
-			pr_err("%s:%s: cannot attach probe (%d)\n",
-			       probe->subsystem, event->name, ret);
-			goto detach;
-		}
+	if (ret) {
+		kscribe_probe_release(probe, i);
+		goto unlock;
 	}
 
 	list_add_tail(&probe->list, &kscribe_probes);
-	mutex_unlock(&kscribe_probes_lock);
-	return 0;
-
-detach:
-	kscribe_probe_detach(probe, attached);
-release:
-	kscribe_probe_release(probe);
 unlock:
-	mutex_unlock(&kscribe_probes_lock);
+	mutex_unlock(&kscribe_lock);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(kscribe_probe_register);
 
 /**
- * kscribe_probe_unregister - detach the events of a probe module
+ * kscribe_probe_unregister - remove the events of a probe module
  * @probe: a probe registered with kscribe_probe_register()
  *
- * On return, no probe function of @probe runs any more and its counters
- * are freed; the final hit counts are logged.
+ * A running recording pins the modules whose hooks it attached, so no hook
+ * of @probe is attached here. The final hit counts are logged.
  */
 void kscribe_probe_unregister(struct kscribe_probe *probe)
 {
+	struct kscribe_session *session;
 	unsigned int i;
 
-	mutex_lock(&kscribe_probes_lock);
+	mutex_lock(&kscribe_lock);
 	list_del(&probe->list);
-	kscribe_probe_detach(probe, probe->nr_events);
-	for (i = 0; i < probe->nr_events; i++)
-		pr_info("%s:%s hits=%llu\n", probe->subsystem,
-			probe->events[i].name,
-			kscribe_event_total(&probe->events[i]));
-	kscribe_probe_release(probe);
-	mutex_unlock(&kscribe_probes_lock);
+	WARN_ON_ONCE(probe->pinned);
+	for (i = 0; i < probe->nr_events; i++) {
+		struct kscribe_event *event = &probe->events[i];
+
+		list_for_each_entry(session, &kscribe_sessions, list) {
+			clear_bit(event->id, session->selected);
+			if (session->recording)
+				clear_bit(event->id, session->recording->recorded);
+		}
+		pr_info("%s:%s hits=%llu\n", probe->name, event->name,
+			kscribe_event_hits(event));
+	}
+	kscribe_probe_release(probe, probe->nr_events);
+	mutex_unlock(&kscribe_lock);
 }
 EXPORT_SYMBOL_GPL(kscribe_probe_unregister);
+
+/* ---- recordings ---- */
+
+static void kscribe_recording_release(struct kref *ref)
+{
+	struct kscribe_recording *recording =
+		container_of(ref, struct kscribe_recording, ref);
+
+	if (recording->buffer)
+		ring_buffer_free(recording->buffer);
+	free_percpu(recording->counters);
+	bitmap_free(recording->streams);
+	bitmap_free(recording->recorded);
+	kfree(recording);
+}
+
+static void kscribe_recording_put(struct kscribe_recording *recording)
+{
+	if (recording)
+		kref_put(&recording->ref, kscribe_recording_release);
+}
+
+static void kscribe_tick(struct work_struct *work)
+{
+	struct kscribe_recording *recording =
+		container_of(to_delayed_work(work), struct kscribe_recording, tick);
+
+	if (wq_has_sleeper(&recording->wait))
+		wake_up_interruptible_all(&recording->wait);
+	if (!READ_ONCE(recording->stopped))
+		schedule_delayed_work(&recording->tick, msecs_to_jiffies(KSCRIBE_TICK_MS));
+}
+
+static struct kscribe_recording *kscribe_recording_alloc(const struct kscribe_session *session)
+{
+	struct kscribe_recording *recording;
+	unsigned int flags = session->mode == KSCRIBE_MODE_OVERWRITE ? RB_FL_OVERWRITE : 0;
+
+	recording = kzalloc(sizeof(*recording), GFP_KERNEL);
+	if (!recording)
+		return NULL;
+	kref_init(&recording->ref);
+	init_waitqueue_head(&recording->wait);
+	INIT_DELAYED_WORK(&recording->tick, kscribe_tick);
+	recording->size = session->buffer_size;
+	recording->mode = session->mode;
+	recording->pid = task_tgid_vnr(current);
+	recording->recorded = bitmap_zalloc(KSCRIBE_MAX_EVENTS, GFP_KERNEL);
+	recording->streams = bitmap_zalloc(nr_cpu_ids, GFP_KERNEL);
+	recording->counters = alloc_percpu(struct kscribe_cpu_counters);
+	if (recording->recorded && recording->streams && recording->counters)
+		recording->buffer = ring_buffer_alloc(recording->size, flags);
+	if (!recording->buffer) {
+		kscribe_recording_put(recording);
+		return NULL;
+	}
+	return recording;
+}
+
+/* Is @hook needed by a recording of the events in @ids? */
+static bool kscribe_hook_wanted(const struct kscribe_probe *probe,
+				const struct kscribe_hook *hook,
+				const unsigned long *ids)
+{
+	unsigned int i;
+
+	for (i = 0; i < probe->nr_events; i++) {
+		if (hook->data == &probe->events[i])
+			return test_bit(probe->events[i].id, ids);
+	}
+	return true;
+}
+
+/*
+ * Stop every probe writing: unpublish the recording from the events, detach
+ * the hooks, wait until no probe function runs any more, unpin the modules.
+ */
+static void kscribe_detach_all(void)
+{
+	struct kscribe_probe *probe;
+	unsigned int i;
+
+	lockdep_assert_held(&kscribe_lock);
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		if (!probe->pinned)
+			continue;
+		for (i = 0; i < probe->nr_events; i++)
+			WRITE_ONCE(probe->events[i].recording, NULL);
+		for (i = 0; i < probe->nr_hooks; i++) {
+			struct kscribe_hook *hook = &probe->hooks[i];
+
+			if (!hook->attached)
+				continue;
+			WARN_ON_ONCE(tracepoint_probe_unregister(hook->tp, hook->probe,
+								 hook->data));
+			hook->attached = false;
+		}
+	}
+	tracepoint_synchronize_unregister();
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		if (!probe->pinned)
+			continue;
+		probe->pinned = false;
+		module_put(probe->owner);
+	}
+}
+
+/* Pin the probes with selected events and note which events get recorded. */
+static void kscribe_pin_probes(struct kscribe_recording *recording,
+			       const unsigned long *selected)
+{
+	struct kscribe_probe *probe;
+	unsigned int i;
+
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		bool wanted = false;
+
+		for (i = 0; i < probe->nr_events; i++)
+			wanted |= test_bit(probe->events[i].id, selected);
+		if (!wanted || !try_module_get(probe->owner))
+			continue;
+		probe->pinned = true;
+		for (i = 0; i < probe->nr_events; i++) {
+			if (test_bit(probe->events[i].id, selected)) {
+				set_bit(probe->events[i].id, recording->recorded);
+				recording->nr_recorded++;
+			}
+		}
+	}
+}
+
+static int kscribe_attach_probes(struct kscribe_recording *recording)
+{
+	struct kscribe_probe *probe;
+	unsigned int i;
+	int ret;
+
+	/* Publish first: the initialized recording, then the hooks that use it. */
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		if (!probe->pinned)
+			continue;
+		for (i = 0; i < probe->nr_events; i++) {
+			struct kscribe_event *event = &probe->events[i];
+
+			if (!test_bit(event->id, recording->recorded))
+				continue;
+			/* pairs with READ_ONCE() in kscribe_record_begin() */
+			smp_store_release(&event->recording, recording);
+		}
+	}
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		if (!probe->pinned)
+			continue;
+		for (i = 0; i < probe->nr_hooks; i++) {
+			struct kscribe_hook *hook = &probe->hooks[i];
+
+			if (!kscribe_hook_wanted(probe, hook, recording->recorded))
+				continue;
+			ret = tracepoint_probe_register(hook->tp, hook->probe, hook->data);
+			if (ret) {
+				pr_err("%s: cannot attach to %s (%d)\n", probe->name,
+				       hook->tracepoint, ret);
+				return ret;
+			}
+			hook->attached = true;
+		}
+	}
+	return 0;
+}
+
+static int kscribe_start(struct kscribe_session *session)
+{
+	struct kscribe_recording *recording;
+	int ret;
+
+	lockdep_assert_held(&kscribe_lock);
+	if (kscribe_running)
+		return -EBUSY;
+	if (bitmap_empty(session->selected, KSCRIBE_MAX_EVENTS))
+		return -EINVAL;
+
+	recording = kscribe_recording_alloc(session);
+	if (!recording)
+		return -ENOMEM;
+	kscribe_pin_probes(recording, session->selected);
+	if (!recording->nr_recorded) {
+		/* the selected probes are being unloaded */
+		ret = -ENOENT;
+		goto fail;
+	}
+	recording->start_ts = trace_clock_local();
+	ret = kscribe_attach_probes(recording);
+	if (ret)
+		goto fail;
+
+	kscribe_running = recording;
+	kscribe_running_session = session;
+	kscribe_recording_put(session->recording);
+	session->recording = recording;
+	schedule_delayed_work(&recording->tick, msecs_to_jiffies(KSCRIBE_TICK_MS));
+	return 0;
+
+fail:
+	kscribe_detach_all();
+	kscribe_recording_put(recording);
+	return ret;
+}
+
+static void kscribe_stop(void)
+{
+	struct kscribe_recording *recording = kscribe_running;
+
+	lockdep_assert_held(&kscribe_lock);
+	if (!recording)
+		return;
+	kscribe_detach_all();
+	recording->stop_ts = trace_clock_local();
+	/* pairs with smp_load_acquire() in the streams: then they see the final counters */
+	smp_store_release(&recording->stopped, true);
+	kscribe_running = NULL;
+	kscribe_running_session = NULL;
+	cancel_delayed_work_sync(&recording->tick);
+	wake_up_interruptible_all(&recording->wait);
+}
+
+/* The session's own recording, else the running one, else NULL. */
+static struct kscribe_recording *kscribe_current(const struct kscribe_session *session)
+{
+	lockdep_assert_held(&kscribe_lock);
+	return session->recording ? session->recording : kscribe_running;
+}
+
+/* ---- streams ---- */
+
+static u64 kscribe_dropped(const struct kscribe_recording *recording, unsigned int cpu)
+{
+	return local64_read(&per_cpu_ptr(recording->counters, cpu)->dropped);
+}
+
+static bool kscribe_stream_lost(const struct kscribe_stream *stream)
+{
+	const struct kscribe_recording *recording = stream->recording;
+
+	return kscribe_dropped(recording, stream->cpu) != READ_ONCE(stream->dropped_seen) ||
+	       ring_buffer_overrun_cpu(recording->buffer, stream->cpu) !=
+	       READ_ONCE(stream->overrun_seen);
+}
+
+static bool kscribe_stream_ready(const struct kscribe_stream *stream)
+{
+	const struct kscribe_recording *recording = stream->recording;
+
+	/* pairs with smp_store_release() in kscribe_stop() */
+	return READ_ONCE(stream->pending_len) || smp_load_acquire(&recording->stopped) ||
+	       !ring_buffer_empty_cpu(recording->buffer, stream->cpu) ||
+	       kscribe_stream_lost(stream);
+}
+
+/*
+ * Format the next record of @stream into stream->pending: first a lost
+ * marker if events were lost since the last one, else the oldest event.
+ * Return: false when there is nothing to read.
+ */
+static bool kscribe_stream_fetch(struct kscribe_stream *stream)
+{
+	struct kscribe_recording *recording = stream->recording;
+	struct kscribe_record_header *out = (void *)stream->pending;
+	struct kscribe_rb_header *header;
+	struct ring_buffer_event *rb_event;
+	unsigned long overrun;
+	unsigned int length;
+	u64 dropped, ts;
+
+	dropped = kscribe_dropped(recording, stream->cpu);
+	overrun = ring_buffer_overrun_cpu(recording->buffer, stream->cpu);
+	if (dropped != stream->dropped_seen || overrun != stream->overrun_seen) {
+		struct kscribe_record_lost lost = {
+			.count = (dropped - stream->dropped_seen) +
+				 (unsigned long)(overrun - stream->overrun_seen),
+		};
+
+		WRITE_ONCE(stream->dropped_seen, dropped);
+		WRITE_ONCE(stream->overrun_seen, overrun);
+		out->timestamp = stream->last_ts;
+		out->id = KSCRIBE_RECORD_LOST;
+		out->size = sizeof(lost);
+		memcpy(out + 1, &lost, sizeof(lost));
+		WRITE_ONCE(stream->pending_len, sizeof(*out) + sizeof(lost));
+		return true;
+	}
+
+	for (;;) {
+		rb_event = ring_buffer_consume(recording->buffer, stream->cpu, &ts, NULL);
+		if (!rb_event)
+			return false;
+		length = ring_buffer_event_length(rb_event);
+		header = ring_buffer_event_data(rb_event);
+		if (length >= sizeof(*header) && header->size <= length - sizeof(*header) &&
+		    header->size <= KSCRIBE_PAYLOAD_MAX)
+			break;
+		pr_warn_ratelimited("cpu %u: skipped a malformed record\n", stream->cpu);
+	}
+
+	if (ts > stream->last_ts)
+		stream->last_ts = ts;
+	out->timestamp = ts;
+	out->id = header->id;
+	out->size = header->size;
+	memcpy(out + 1, header + 1, header->size);
+	length = sizeof(*out) + ALIGN(header->size, 8);
+	memset((u8 *)(out + 1) + header->size, 0, length - sizeof(*out) - header->size);
+	WRITE_ONCE(stream->pending_len, length);
+	return true;
+}
+
+static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	struct kscribe_stream *stream = file->private_data;
+	size_t copied = 0;
+	ssize_t ret;
+	bool stopped;
+
+	if (mutex_lock_interruptible(&stream->lock))
+		return -ERESTARTSYS;
+	for (;;) {
+		/* pairs with smp_store_release() in kscribe_stop() */
+		stopped = smp_load_acquire(&stream->recording->stopped);
+		while (stream->pending_len || kscribe_stream_fetch(stream)) {
+			if (stream->pending_len > count - copied)
+				break;
+			if (copy_to_user(ubuf + copied, stream->pending, stream->pending_len)) {
+				ret = copied ? copied : -EFAULT;
+				goto unlock;
+			}
+			copied += stream->pending_len;
+			WRITE_ONCE(stream->pending_len, 0);
+		}
+		if (copied) {
+			ret = copied;
+			break;
+		}
+		if (stream->pending_len) {
+			/* the buffer cannot hold the next record */
+			ret = -EINVAL;
+			break;
+		}
+		if (stopped) {
+			ret = 0;
+			break;
+		}
+		if (file->f_flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			break;
+		}
+		mutex_unlock(&stream->lock);
+		ret = wait_event_interruptible(stream->recording->wait,
+					       kscribe_stream_ready(stream));
+		if (ret)
+			return ret;
+		if (mutex_lock_interruptible(&stream->lock))
+			return -ERESTARTSYS;
+	}
+unlock:
+	mutex_unlock(&stream->lock);
+	return ret;
+}
+
+static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
+{
+	struct kscribe_stream *stream = file->private_data;
+
+	poll_wait(file, &stream->recording->wait, wait);
+	return kscribe_stream_ready(stream) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int kscribe_stream_release(struct inode *inode, struct file *file)
+{
+	struct kscribe_stream *stream = file->private_data;
+
+	clear_bit(stream->cpu, stream->recording->streams);
+	kscribe_recording_put(stream->recording);
+	kfree(stream);
+	return 0;
+}
+
+static const struct file_operations kscribe_stream_fops = {
+	.owner = THIS_MODULE,
+	.read = kscribe_stream_read,
+	.poll = kscribe_stream_poll,
+	.release = kscribe_stream_release,
+	.llseek = noop_llseek,
+};
+
+/* ---- ioctls ---- */
+
+static bool kscribe_cpu_ok(u32 cpu)
+{
+	return cpu < nr_cpu_ids && cpu_possible(cpu);
+}
 
 static long kscribe_ioctl_version(void __user *uarg)
 {
@@ -262,7 +916,20 @@ static long kscribe_ioctl_version(void __user *uarg)
 	return 0;
 }
 
-static long kscribe_ioctl_event_info(void __user *uarg)
+static u32 kscribe_event_flags(const struct kscribe_session *session,
+			       const struct kscribe_event *event)
+{
+	const struct kscribe_recording *recording = kscribe_current(session);
+	u32 flags = event->flags & KSCRIBE_SYSCALL_FLAGS;
+
+	if (test_bit(event->id, session->selected))
+		flags |= KSCRIBE_EVENT_SELECTED;
+	if (recording && test_bit(event->id, recording->recorded))
+		flags |= KSCRIBE_EVENT_RECORDED;
+	return flags;
+}
+
+static long kscribe_ioctl_event_info(struct kscribe_session *session, void __user *uarg)
 {
 	struct kscribe_event_info info;
 	struct kscribe_probe *probe;
@@ -278,20 +945,22 @@ static long kscribe_ioctl_event_info(void __user *uarg)
 	memset(&info, 0, sizeof(info));
 	info.index = index;
 
-	mutex_lock(&kscribe_probes_lock);
+	mutex_lock(&kscribe_lock);
 	list_for_each_entry(probe, &kscribe_probes, list) {
 		if (index < probe->nr_events) {
 			const struct kscribe_event *event = &probe->events[index];
 
-			snprintf(info.name, sizeof(info.name), "%s:%s",
-				 probe->subsystem, event->name);
-			info.hits = kscribe_event_total(event);
+			info.id = event->id;
+			info.event_flags = kscribe_event_flags(session, event);
+			info.hits = kscribe_event_hits(event);
+			strscpy(info.probe, probe->name, sizeof(info.probe));
+			strscpy(info.name, event->name, sizeof(info.name));
 			ret = 0;
 			break;
 		}
 		index -= probe->nr_events;
 	}
-	mutex_unlock(&kscribe_probes_lock);
+	mutex_unlock(&kscribe_lock);
 
 	if (ret)
 		return ret;
@@ -300,30 +969,425 @@ static long kscribe_ioctl_event_info(void __user *uarg)
 	return 0;
 }
 
+static struct kscribe_event *kscribe_find_event(u32 id)
+{
+	struct kscribe_probe *probe;
+	unsigned int i;
+
+	lockdep_assert_held(&kscribe_lock);
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		for (i = 0; i < probe->nr_events; i++) {
+			if (probe->events[i].id == id)
+				return &probe->events[i];
+		}
+	}
+	return NULL;
+}
+
+static long kscribe_ioctl_event_metadata(struct kscribe_session *session,
+					 void __user *uarg)
+{
+	struct kscribe_event_metadata meta;
+	struct kscribe_event *event;
+	u32 size;
+	long ret = 0;
+
+	if (copy_from_user(&meta, uarg, sizeof(meta)))
+		return -EFAULT;
+	if (meta.flags)
+		return -EINVAL;
+
+	mutex_lock(&kscribe_lock);
+	event = kscribe_find_event(meta.id);
+	if (!event) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	size = strlen(event->fields) + 1;
+	if (meta.fields) {
+		if (meta.fields_size < size)
+			ret = -ENOSPC;
+		else if (copy_to_user(u64_to_user_ptr(meta.fields), event->fields, size))
+			ret = -EFAULT;
+	}
+	meta.fields_size = size;
+	meta.event_flags = kscribe_event_flags(session, event);
+	memset(meta.probe, 0, sizeof(meta.probe));
+	memset(meta.name, 0, sizeof(meta.name));
+	strscpy(meta.probe, event->probe->name, sizeof(meta.probe));
+	strscpy(meta.name, event->name, sizeof(meta.name));
+unlock:
+	mutex_unlock(&kscribe_lock);
+
+	if (ret && ret != -ENOSPC)
+		return ret;
+	if (copy_to_user(uarg, &meta, sizeof(meta)))
+		return -EFAULT;
+	return ret;
+}
+
+/* @event matches "probe:event" (@probe_pattern set) or "event" (NULL). */
+static bool kscribe_event_match(const struct kscribe_event *event,
+				const char *probe_pattern, const char *pattern)
+{
+	const char *syscall = kscribe_syscall_name(event);
+
+	if (probe_pattern && !glob_match(probe_pattern, event->probe->name))
+		return false;
+	return glob_match(pattern, event->name) || (syscall && glob_match(pattern, syscall));
+}
+
+static long kscribe_ioctl_enable(struct kscribe_session *session, void __user *uarg)
+{
+	const u32 known = KSCRIBE_ENABLE_DISABLE | KSCRIBE_ENABLE_ALL_SYSCALLS;
+	struct kscribe_enable arg;
+	struct kscribe_probe *probe;
+	char *probe_pattern = NULL, *pattern, *colon;
+	bool all_syscalls, disable;
+	unsigned int i;
+	u32 count = 0;
+	long ret = 0;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	all_syscalls = arg.flags & KSCRIBE_ENABLE_ALL_SYSCALLS;
+	disable = arg.flags & KSCRIBE_ENABLE_DISABLE;
+	if ((arg.flags & ~known) ||
+	    strnlen(arg.pattern, sizeof(arg.pattern)) == sizeof(arg.pattern) ||
+	    all_syscalls == !!arg.pattern[0])
+		return -EINVAL;
+
+	pattern = arg.pattern;
+	colon = strchr(pattern, ':');
+	if (colon) {
+		*colon = '\0';
+		probe_pattern = pattern;
+		pattern = colon + 1;
+		if (!probe_pattern[0] || !pattern[0] || strchr(pattern, ':'))
+			return -EINVAL;
+	}
+
+	mutex_lock(&kscribe_lock);
+	if (kscribe_running_session == session) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		for (i = 0; i < probe->nr_events; i++) {
+			const struct kscribe_event *event = &probe->events[i];
+
+			if (all_syscalls ? !(event->flags & KSCRIBE_SYSCALL_FLAGS) :
+			    !kscribe_event_match(event, probe_pattern, pattern))
+				continue;
+			if (disable)
+				clear_bit(event->id, session->selected);
+			else
+				set_bit(event->id, session->selected);
+			count++;
+		}
+	}
+unlock:
+	mutex_unlock(&kscribe_lock);
+
+	if (ret)
+		return ret;
+	if (!count)
+		return -ENOENT;
+	arg.count = count;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_set_buffer(struct kscribe_session *session, void __user *uarg)
+{
+	struct kscribe_buffer_config config;
+	long ret = 0;
+
+	if (copy_from_user(&config, uarg, sizeof(config)))
+		return -EFAULT;
+	if (config.flags || config.size < KSCRIBE_BUFFER_MIN ||
+	    config.size > KSCRIBE_BUFFER_MAX ||
+	    (config.mode != KSCRIBE_MODE_DISCARD && config.mode != KSCRIBE_MODE_OVERWRITE))
+		return -EINVAL;
+
+	mutex_lock(&kscribe_lock);
+	if (kscribe_running_session == session) {
+		ret = -EBUSY;
+	} else {
+		session->buffer_size = config.size;
+		session->mode = config.mode;
+	}
+	mutex_unlock(&kscribe_lock);
+	return ret;
+}
+
+static long kscribe_ioctl_status(struct kscribe_session *session, void __user *uarg)
+{
+	struct kscribe_recording *recording;
+	struct kscribe_status status = {
+		.nr_cpus = nr_cpu_ids,
+	};
+	struct kscribe_probe *probe;
+
+	mutex_lock(&kscribe_lock);
+	list_for_each_entry(probe, &kscribe_probes, list)
+		status.nr_events += probe->nr_events;
+	status.nr_selected = bitmap_weight(session->selected, KSCRIBE_MAX_EVENTS);
+	if (kscribe_running)
+		status.flags |= KSCRIBE_STATUS_ACTIVE;
+	if (kscribe_running_session == session)
+		status.flags |= KSCRIBE_STATUS_OWNER;
+	recording = kscribe_current(session);
+	if (recording) {
+		status.state = recording->stopped ? KSCRIBE_STATE_STOPPED :
+						    KSCRIBE_STATE_RECORDING;
+		status.nr_recorded = recording->nr_recorded;
+		status.pid = recording->pid;
+		status.mode = recording->mode;
+		status.buffer_size = recording->size;
+		status.start_ts = recording->start_ts;
+		status.stop_ts = recording->stop_ts;
+	} else {
+		status.state = KSCRIBE_STATE_IDLE;
+		status.mode = session->mode;
+		status.buffer_size = session->buffer_size;
+	}
+	mutex_unlock(&kscribe_lock);
+
+	if (copy_to_user(uarg, &status, sizeof(status)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_cpu_stats(struct kscribe_session *session, void __user *uarg)
+{
+	struct kscribe_recording *recording;
+	struct kscribe_cpu_counters *counters;
+	struct kscribe_cpu_stats stats;
+	u32 cpu;
+
+	if (copy_from_user(&stats, uarg, sizeof(stats)))
+		return -EFAULT;
+	if (stats.flags || !kscribe_cpu_ok(stats.cpu))
+		return -EINVAL;
+
+	cpu = stats.cpu;
+	memset(&stats, 0, sizeof(stats));
+	stats.cpu = cpu;
+
+	mutex_lock(&kscribe_lock);
+	recording = kscribe_current(session);
+	if (!recording) {
+		mutex_unlock(&kscribe_lock);
+		return -ENOENT;
+	}
+	counters = per_cpu_ptr(recording->counters, cpu);
+	stats.written = local64_read(&counters->written);
+	stats.dropped = local64_read(&counters->dropped);
+	stats.bytes = local64_read(&counters->bytes);
+	stats.overrun = ring_buffer_overrun_cpu(recording->buffer, cpu);
+	stats.lost = stats.overrun + stats.dropped;
+	stats.read = ring_buffer_read_events_cpu(recording->buffer, cpu);
+	stats.entries = ring_buffer_entries_cpu(recording->buffer, cpu);
+	mutex_unlock(&kscribe_lock);
+
+	if (copy_to_user(uarg, &stats, sizeof(stats)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_clock(void __user *uarg)
+{
+	struct kscribe_clock clock = {
+		.freq = KSCRIBE_CLOCK_FREQ,
+	};
+	u64 best = U64_MAX;
+	unsigned long flags;
+	int i;
+
+	/* The narrowest of a few windows bracketing the two system clocks. */
+	for (i = 0; i < 8; i++) {
+		u64 before, after, realtime, monotonic;
+
+		local_irq_save(flags);
+		before = trace_clock_local();
+		realtime = ktime_get_real_ns();
+		monotonic = ktime_get_ns();
+		after = trace_clock_local();
+		local_irq_restore(flags);
+		if (after - before < best) {
+			best = after - before;
+			clock.trace_ns = before + best / 2;
+			clock.realtime_ns = realtime;
+			clock.monotonic_ns = monotonic;
+		}
+	}
+	clock.uncertainty_ns = best;
+	clock.realtime_offset_ns = clock.realtime_ns - clock.trace_ns;
+	clock.monotonic_offset_ns = clock.monotonic_ns - clock.trace_ns;
+
+	if (copy_to_user(uarg, &clock, sizeof(clock)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __user *uarg)
+{
+	const u32 known = KSCRIBE_STREAM_NONBLOCK | KSCRIBE_STREAM_CLOEXEC;
+	struct kscribe_recording *recording;
+	struct kscribe_stream_open arg;
+	struct kscribe_stream *stream;
+	int flags = O_RDONLY;
+	int fd;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~known) || !kscribe_cpu_ok(arg.cpu))
+		return -EINVAL;
+	if (arg.flags & KSCRIBE_STREAM_NONBLOCK)
+		flags |= O_NONBLOCK;
+	if (arg.flags & KSCRIBE_STREAM_CLOEXEC)
+		flags |= O_CLOEXEC;
+
+	stream = kzalloc(sizeof(*stream), GFP_KERNEL);
+	if (!stream)
+		return -ENOMEM;
+	mutex_init(&stream->lock);
+	stream->cpu = arg.cpu;
+
+	mutex_lock(&kscribe_lock);
+	recording = kscribe_current(session);
+	if (!recording) {
+		fd = -ENOENT;
+	} else if (test_and_set_bit(arg.cpu, recording->streams)) {
+		fd = -EBUSY;
+	} else {
+		kref_get(&recording->ref);
+		stream->recording = recording;
+		stream->last_ts = recording->start_ts;
+		fd = 0;
+	}
+	mutex_unlock(&kscribe_lock);
+	if (fd) {
+		kfree(stream);
+		return fd;
+	}
+
+	fd = anon_inode_getfd("[kscribe-stream]", &kscribe_stream_fops, stream, flags);
+	if (fd < 0) {
+		clear_bit(arg.cpu, recording->streams);
+		kscribe_recording_put(recording);
+		kfree(stream);
+	}
+	return fd;
+}
+
 static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct kscribe_session *session = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	long ret;
 
 	switch (cmd) {
 	case KSCRIBE_IOCTL_VERSION:
 		return kscribe_ioctl_version(uarg);
 	case KSCRIBE_IOCTL_EVENT_INFO:
-		return kscribe_ioctl_event_info(uarg);
+		return kscribe_ioctl_event_info(session, uarg);
+	case KSCRIBE_IOCTL_EVENT_METADATA:
+		return kscribe_ioctl_event_metadata(session, uarg);
+	case KSCRIBE_IOCTL_ENABLE:
+		return kscribe_ioctl_enable(session, uarg);
+	case KSCRIBE_IOCTL_SET_BUFFER:
+		return kscribe_ioctl_set_buffer(session, uarg);
+	case KSCRIBE_IOCTL_STATUS:
+		return kscribe_ioctl_status(session, uarg);
+	case KSCRIBE_IOCTL_CPU_STATS:
+		return kscribe_ioctl_cpu_stats(session, uarg);
+	case KSCRIBE_IOCTL_CLOCK:
+		return kscribe_ioctl_clock(uarg);
+	case KSCRIBE_IOCTL_STREAM_OPEN:
+		return kscribe_ioctl_stream_open(session, uarg);
+	case KSCRIBE_IOCTL_START:
+	case KSCRIBE_IOCTL_STOP:
+	case KSCRIBE_IOCTL_FLUSH:
+		break;
 	default:
 		return -ENOTTY;
 	}
+
+	/* The _IO commands take no argument. */
+	if (arg)
+		return -EINVAL;
+	mutex_lock(&kscribe_lock);
+	switch (cmd) {
+	case KSCRIBE_IOCTL_START:
+		ret = kscribe_start(session);
+		break;
+	case KSCRIBE_IOCTL_STOP:
+		ret = kscribe_running ? 0 : -ENOENT;
+		kscribe_stop();
+		break;
+	default: /* KSCRIBE_IOCTL_FLUSH: ring_buffer_consume() sees every commit */
+		ret = kscribe_current(session) ? 0 : -ENOENT;
+		if (!ret)
+			wake_up_interruptible_all(&kscribe_current(session)->wait);
+		break;
+	}
+	mutex_unlock(&kscribe_lock);
+	return ret;
 }
 
 static int kscribe_open(struct inode *inode, struct file *file)
 {
+	struct kscribe_session *session;
+	int ret;
+
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	return nonseekable_open(inode, file);
+	ret = nonseekable_open(inode, file);
+	if (ret)
+		return ret;
+
+	session = kzalloc(sizeof(*session), GFP_KERNEL);
+	if (!session)
+		return -ENOMEM;
+	session->selected = bitmap_zalloc(KSCRIBE_MAX_EVENTS, GFP_KERNEL);
+	if (!session->selected) {
+		kfree(session);
+		return -ENOMEM;
+	}
+	session->buffer_size = KSCRIBE_BUFFER_DEFAULT;
+	session->mode = KSCRIBE_MODE_DISCARD;
+
+	mutex_lock(&kscribe_lock);
+	list_add_tail(&session->list, &kscribe_sessions);
+	mutex_unlock(&kscribe_lock);
+	file->private_data = session;
+	return 0;
+}
+
+static int kscribe_release(struct inode *inode, struct file *file)
+{
+	struct kscribe_session *session = file->private_data;
+
+	mutex_lock(&kscribe_lock);
+	/* A recording does not outlive the session that started it. */
+	if (kscribe_running_session == session)
+		kscribe_stop();
+	list_del(&session->list);
+	kscribe_recording_put(session->recording);
+	mutex_unlock(&kscribe_lock);
+
+	bitmap_free(session->selected);
+	kfree(session);
+	return 0;
 }
 
 static const struct file_operations kscribe_fops = {
 	.owner = THIS_MODULE,
 	.open = kscribe_open,
+	.release = kscribe_release,
 	.unlocked_ioctl = kscribe_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -335,18 +1399,40 @@ static struct miscdevice kscribe_miscdev = {
 	.mode = 0600,
 };
 
+static void kscribe_scratch_free(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		kfree(per_cpu(kscribe_scratch_area, cpu));
+		per_cpu(kscribe_scratch_area, cpu) = NULL;
+	}
+}
+
 static int __init kscribe_init(void)
 {
-	int ret;
+	int cpu, ret;
 
-	/* The ABI must be the same for 32-bit and 64-bit callers. */
-	BUILD_BUG_ON(sizeof(struct kscribe_version) != 16);
-	BUILD_BUG_ON(offsetof(struct kscribe_event_info, hits) != 8);
-	BUILD_BUG_ON(sizeof(struct kscribe_event_info) != 16 + KSCRIBE_NAME_LEN);
+	BUILD_BUG_ON(sizeof(struct kscribe_rb_header) != 4);
+	BUILD_BUG_ON(KSCRIBE_MAX_EVENTS - 1 > U16_MAX);
+	BUILD_BUG_ON(KSCRIBE_PAYLOAD_MAX > U16_MAX);
+	BUILD_BUG_ON(sizeof(struct kscribe_record_header) + KSCRIBE_PAYLOAD_MAX >
+		     KSCRIBE_RECORD_MAX);
+
+	for_each_possible_cpu(cpu) {
+		per_cpu(kscribe_scratch_area, cpu) =
+			kmalloc_node(KSCRIBE_CONTEXTS * KSCRIBE_SCRATCH_SIZE, GFP_KERNEL,
+				     cpu_to_node(cpu));
+		if (!per_cpu(kscribe_scratch_area, cpu)) {
+			kscribe_scratch_free();
+			return -ENOMEM;
+		}
+	}
 
 	ret = misc_register(&kscribe_miscdev);
 	if (ret) {
 		pr_err("cannot register /dev/%s (%d)\n", kscribe_miscdev.name, ret);
+		kscribe_scratch_free();
 		return ret;
 	}
 
@@ -359,12 +1445,14 @@ module_init(kscribe_init);
 static void __exit kscribe_exit(void)
 {
 	misc_deregister(&kscribe_miscdev);
-	/* Probe modules depend on this module: none can be left. */
+	/* Probe modules and open files hold references: none can be left. */
 	WARN_ON(!list_empty(&kscribe_probes));
+	WARN_ON(kscribe_running);
+	kscribe_scratch_free();
 	pr_info("core unloaded\n");
 }
 module_exit(kscribe_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("kscribe tracer core: probe registry and control device");
+MODULE_DESCRIPTION("kscribe tracer core: probe registry, ring buffers and control device");
 MODULE_VERSION(KSCRIBE_VERSION_STRING);

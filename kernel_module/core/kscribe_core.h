@@ -2,75 +2,175 @@
 /*
  * kscribe: in-kernel API between the core module and the probe modules.
  *
- * A probe module instruments the tracepoints of one subsystem. It owns a
- * static array of struct kscribe_event inside a struct kscribe_probe and
- * hands it to kscribe_probe_register() in its init function and to
- * kscribe_probe_unregister() in its exit function. The core resolves the
- * tracepoints, allocates the per-CPU counters and attaches the probes.
+ * A probe module describes what it records (events: name, fields) and where
+ * it hooks in (hooks: kernel tracepoint, probe function, data), apart,
+ * because one hook may record many events (raw sys_enter for every
+ * syscall_entry_<name>) and one event may be fed by several hooks. It hands
+ * a struct kscribe_probe to kscribe_probe_register() in its init function
+ * and to kscribe_probe_unregister() in its exit function.
+ *
+ * The core numbers the events, attaches the hooks only while a recording
+ * that selected one of the probe's events runs, and gives the probe
+ * functions a record API that is safe in any context:
+ *
+ *	struct kscribe_record rec;
+ *
+ *	if (!kscribe_record_begin(event, size, &rec))
+ *		return;
+ *	... write size bytes at rec.payload ...
+ *	kscribe_record_end(&rec);
  */
 #ifndef _KSCRIBE_CORE_H
 #define _KSCRIBE_CORE_H
 
+#include <linux/compiler.h>
 #include <linux/list.h>
 #include <linux/percpu.h>
 #include <linux/types.h>
+#include <uapi/linux/kscribe.h>
 
 #define KSCRIBE_VERSION_MAJOR		0
-#define KSCRIBE_VERSION_MINOR		1
+#define KSCRIBE_VERSION_MINOR		2
 #define KSCRIBE_VERSION_PATCHLEVEL	0
 
+/* Bytes of the buffer returned by kscribe_scratch(). */
+#define KSCRIBE_SCRATCH_SIZE		4096
+
 struct module;
+struct ring_buffer_event;
 struct tracepoint;
+struct kscribe_probe;
+struct kscribe_recording;
 
 /**
- * struct kscribe_event - one tracepoint instrumented by a probe module
- * @name:	tracepoint name without the subsystem, e.g. "sched_switch"
- * @probe:	probe function: "void fn(void *data, <the tracepoint's TP_PROTO>)";
- *		the core registers it with @data pointing to this structure
- * @hits:	per-CPU hit counter; set by the core while registered
- * @tp:		the kernel's tracepoint; set by the core while registered
+ * struct kscribe_event - one kind of record
+ * @name:	CTF event name, e.g. "sched_switch", "syscall_entry_openat"
+ * @fields:	TSDL of the payload's fields (the inside of "struct { ... }"),
+ *		"" when the payload is empty
+ * @flags:	KSCRIBE_EVENT_SYSCALL_ENTRY or _EXIT for the events of a system
+ *		call, whose @name is then "syscall_entry_<syscall>" or
+ *		"syscall_exit_<syscall>"; else 0
+ * @recording:	core-owned: the recording this event is written to, NULL when
+ *		it is not recorded
+ * @id:		core-owned: event id (CTF event.header.id), while registered
+ * @probe:	core-owned: the probe this event belongs to
+ * @hits:	core-owned: per-CPU count of the times the event fired while
+ *		recorded
  *
- * The probe module only fills in @name and @probe.
+ * The probe module fills @name, @fields and @flags.
  */
 struct kscribe_event {
 	const char *name;
-	void *probe;
+	const char *fields;
+	unsigned int flags;
+	struct kscribe_recording *recording;
+	unsigned int id;
+	struct kscribe_probe *probe;
 	u64 __percpu *hits;
-	struct tracepoint *tp;
 };
 
 /**
- * struct kscribe_probe - the events of one tracepoint subsystem
- * @subsystem:	tracepoint subsystem (TRACE_SYSTEM), e.g. "sched"
+ * struct kscribe_hook - one probe function on one kernel tracepoint
+ * @tracepoint:	name of the kernel tracepoint, e.g. "sched_switch"
+ * @probe:	"void fn(void *data, <the tracepoint's TP_PROTO>)"
+ * @data:	first argument of @probe; when it points to an event of the
+ *		same probe, the hook is attached only if that event is recorded
+ * @tp:		core-owned: the tracepoint, resolved at registration
+ * @attached:	core-owned: @probe is registered on @tp
+ *
+ * The probe module fills @tracepoint, @probe and @data.
+ */
+struct kscribe_hook {
+	const char *tracepoint;
+	void *probe;
+	void *data;
+	struct tracepoint *tp;
+	bool attached;
+};
+
+/**
+ * struct kscribe_probe - the events and hooks of one probe module
+ * @name:	probe name; events are selected as "<name>:<event name>"
  * @events:	events of this probe
  * @nr_events:	number of entries in @events
- * @owner:	module providing @events and the probe functions (THIS_MODULE)
- * @list:	entry in the core's probe list; owned by the core
+ * @hooks:	hooks of this probe
+ * @nr_hooks:	number of entries in @hooks
+ * @owner:	module providing the probe functions (THIS_MODULE)
+ * @list:	core-owned: entry in the core's probe list
+ * @pinned:	core-owned: a running recording holds a reference to @owner
  */
 struct kscribe_probe {
-	const char *subsystem;
+	const char *name;
 	struct kscribe_event *events;
 	unsigned int nr_events;
+	struct kscribe_hook *hooks;
+	unsigned int nr_hooks;
 	struct module *owner;
 	struct list_head list;
+	bool pinned;
+};
+
+/**
+ * struct kscribe_record - a record being written
+ * @payload:	where the probe writes the payload, set by kscribe_record_begin()
+ * @recording:	core-private
+ * @rb_event:	core-private
+ * @size:	core-private
+ */
+struct kscribe_record {
+	void *payload;
+	struct kscribe_recording *recording;
+	struct ring_buffer_event *rb_event;
+	unsigned int size;
 };
 
 int kscribe_probe_register(struct kscribe_probe *probe);
 void kscribe_probe_unregister(struct kscribe_probe *probe);
 
-/**
- * kscribe_event_hit - count one hit of an event
- * @data: the data argument of the probe function
- *
- * Called from probe functions, in the context of the traced code: this
- * may be any context (NMI included), so no sleeping, no allocation and no
- * locks here, only a per-CPU increment.
- */
-static inline void kscribe_event_hit(void *data)
-{
-	struct kscribe_event *event = data;
+bool __kscribe_record_begin(struct kscribe_event *event,
+			    struct kscribe_recording *recording, size_t size,
+			    struct kscribe_record *rec);
+void kscribe_record_end(struct kscribe_record *rec);
+void *kscribe_scratch(void);
 
-	this_cpu_inc(*event->hits);
+/**
+ * kscribe_event_recorded - is the event recorded right now?
+ * @event: the event
+ *
+ * Lets a probe skip costly preparation (copying user memory into
+ * kscribe_scratch()) for an event that kscribe_record_begin() would refuse.
+ *
+ * Return: true while a running recording records @event.
+ */
+static __always_inline bool kscribe_event_recorded(const struct kscribe_event *event)
+{
+	return READ_ONCE(event->recording);
+}
+
+/**
+ * kscribe_record_begin - reserve a record of an event
+ * @event:	the event
+ * @size:	payload bytes, at most KSCRIBE_PAYLOAD_MAX
+ * @rec:	the record, filled in on success
+ *
+ * Called from probe functions, in the context of the traced code: process,
+ * softirq, hardirq or NMI. Returns false, first thing and cheaply, when
+ * @event is not recorded, and false when the buffer of this CPU has no room
+ * (the event is counted as lost). On true, the probe writes @size bytes at
+ * @rec->payload and calls kscribe_record_end(@rec) in the same context, soon
+ * and without sleeping: preemption is disabled in between.
+ *
+ * Return: true if a record was reserved.
+ */
+static __always_inline bool kscribe_record_begin(struct kscribe_event *event,
+						 size_t size,
+						 struct kscribe_record *rec)
+{
+	struct kscribe_recording *recording = READ_ONCE(event->recording);
+
+	if (!recording)
+		return false;
+	return __kscribe_record_begin(event, recording, size, rec);
 }
 
 #endif /* _KSCRIBE_CORE_H */

@@ -1,33 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kscribectl: query the kscribe core module through /dev/kscribe.
+ * kscribectl: control the kscribe tracer through /dev/kscribe and record
+ * CTF 1.8 traces.
  *
  * Built statically, for each target architecture, against the uapi header
  * only (-I kernel_module/include); see kscribe/build.py.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uapi/linux/kscribe.h>
 
-#define KSCRIBE_DEVICE	"/dev/kscribe"
+#define KSCRIBE_DEVICE		"/dev/kscribe"
+
+/* CTF packets: header (magic, stream id) and context, then events. */
+#define CTF_MAGIC		0xC1FC1FC1U
+#define PACKET_MAX		65536
+#define PACKET_HEADER_SIZE	(4 + 4)
+#define PACKET_CONTEXT_SIZE	(8 + 8 + 8 + 8 + 8 + 4)
+#define EVENT_HEADER_SIZE	(2 + 8)
+#define READ_SIZE		65536
+#define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 
 static const char progname[] = "kscribectl";
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s COMMAND\n"
+		"Usage: %s COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
 		"  version    print the version and ABI of the kscribe core module\n"
-		"  stats      print every registered event and its number of hits\n"
+		"  list       list the registered events\n"
+		"  status     print the state of the tracer\n"
+		"  stats      print every event's hits and the current recording's counters\n"
+		"  stop       stop the running recording\n"
+		"  record [-e PATTERN]... [--all-syscalls] [-b BYTES_PER_CPU] [--overwrite]\n"
+		"         -o DIR -- COMMAND [ARGS]...\n"
+		"             record the selected events (default: all) while COMMAND runs,\n"
+		"             into a CTF trace in DIR; PATTERN is \"probe:event\" or \"event\",\n"
+		"             with shell globs; a system call name selects its entry and exit\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help print this help\n",
@@ -37,6 +65,18 @@ static void usage(FILE *out)
 static int error(const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", progname, what, strerror(errno));
+	return 1;
+}
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 	return 1;
 }
 
@@ -54,11 +94,25 @@ static int get_version(int fd, struct kscribe_version *version)
 	memset(version, 0, sizeof(*version));
 	if (ioctl(fd, KSCRIBE_IOCTL_VERSION, version) < 0)
 		return error("KSCRIBE_IOCTL_VERSION");
-	if (version->abi != KSCRIBE_ABI_VERSION) {
-		fprintf(stderr, "%s: kernel ABI %u, this tool supports ABI %u\n",
-			progname, version->abi, KSCRIBE_ABI_VERSION);
-		return 1;
+	if (version->abi != KSCRIBE_ABI_VERSION)
+		return fail("kernel ABI %u, this tool supports ABI %u", version->abi,
+			    KSCRIBE_ABI_VERSION);
+	return 0;
+}
+
+/* The index-th event; 1 past the last one, -1 on error. */
+static int event_info(int fd, unsigned int index, struct kscribe_event_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	if (ioctl(fd, KSCRIBE_IOCTL_EVENT_INFO, info) < 0) {
+		if (errno == ENOENT)
+			return 1;
+		error("KSCRIBE_IOCTL_EVENT_INFO");
+		return -1;
 	}
+	info->probe[sizeof(info->probe) - 1] = '\0';
+	info->name[sizeof(info->name) - 1] = '\0';
 	return 0;
 }
 
@@ -73,36 +127,781 @@ static int cmd_version(int fd)
 	return 0;
 }
 
+static int cmd_list(int fd)
+{
+	struct kscribe_version version;
+	struct kscribe_event_info info;
+	unsigned int index;
+	int ret;
+
+	if (get_version(fd, &version))
+		return 1;
+	for (index = 0; ; index++) {
+		ret = event_info(fd, index, &info);
+		if (ret)
+			break;
+		printf("%5u %s:%s%s%s\n", info.id, info.probe, info.name,
+		       info.event_flags & KSCRIBE_EVENT_SYSCALL_ENTRY ? " (syscall entry)" :
+		       info.event_flags & KSCRIBE_EVENT_SYSCALL_EXIT ? " (syscall exit)" : "",
+		       info.event_flags & KSCRIBE_EVENT_RECORDED ? " [recorded]" : "");
+	}
+	return ret < 0;
+}
+
+static const char *mode_name(unsigned int mode)
+{
+	return mode == KSCRIBE_MODE_OVERWRITE ? "overwrite" : "discard";
+}
+
+static int get_status(int fd, struct kscribe_status *status)
+{
+	memset(status, 0, sizeof(*status));
+	if (ioctl(fd, KSCRIBE_IOCTL_STATUS, status) < 0)
+		return error("KSCRIBE_IOCTL_STATUS");
+	return 0;
+}
+
+static int cmd_status(int fd)
+{
+	static const char * const states[] = { "idle", "recording", "stopped" };
+	struct kscribe_version version;
+	struct kscribe_status status;
+
+	if (get_version(fd, &version) || get_status(fd, &status))
+		return 1;
+	printf("state: %s\n", status.state < 3 ? states[status.state] : "unknown");
+	printf("events: %u registered\n", status.nr_events);
+	printf("cpus: %u\n", status.nr_cpus);
+	if (status.state != KSCRIBE_STATE_IDLE) {
+		printf("pid: %u\n", status.pid);
+		printf("recorded events: %u\n", status.nr_recorded);
+		printf("buffer: %llu bytes per CPU, %s mode\n",
+		       (unsigned long long)status.buffer_size, mode_name(status.mode));
+	}
+	return 0;
+}
+
 static int cmd_stats(int fd)
 {
 	struct kscribe_version version;
 	struct kscribe_event_info info;
-	unsigned int count;
+	struct kscribe_cpu_stats stats;
+	struct kscribe_status status;
+	unsigned int count, cpu;
+	int ret;
 
 	if (get_version(fd, &version))
 		return 1;
 
 	for (count = 0; ; count++) {
-		memset(&info, 0, sizeof(info));
-		info.index = count;
-		if (ioctl(fd, KSCRIBE_IOCTL_EVENT_INFO, &info) < 0) {
-			if (errno == ENOENT)
-				break;
-			return error("KSCRIBE_IOCTL_EVENT_INFO");
-		}
-		info.name[sizeof(info.name) - 1] = '\0';
-		printf("%s %llu\n", info.name, (unsigned long long)info.hits);
+		ret = event_info(fd, count, &info);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			break;
+		printf("%s:%s %llu\n", info.probe, info.name, (unsigned long long)info.hits);
 	}
 	printf("events: %u\n", count);
+
+	if (get_status(fd, &status))
+		return 1;
+	if (status.state == KSCRIBE_STATE_IDLE)
+		return 0;
+	for (cpu = 0; cpu < status.nr_cpus; cpu++) {
+		memset(&stats, 0, sizeof(stats));
+		stats.cpu = cpu;
+		if (ioctl(fd, KSCRIBE_IOCTL_CPU_STATS, &stats) < 0) {
+			if (errno == EINVAL)
+				continue;	/* not a possible CPU */
+			return error("KSCRIBE_IOCTL_CPU_STATS");
+		}
+		printf("cpu%u written %llu lost %llu overrun %llu dropped %llu", cpu,
+		       (unsigned long long)stats.written, (unsigned long long)stats.lost,
+		       (unsigned long long)stats.overrun, (unsigned long long)stats.dropped);
+		printf(" bytes %llu read %llu entries %llu\n", (unsigned long long)stats.bytes,
+		       (unsigned long long)stats.read, (unsigned long long)stats.entries);
+	}
 	return 0;
+}
+
+static int cmd_stop(int fd)
+{
+	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0) {
+		if (errno == ENOENT)
+			return fail("no recording is running");
+		return error("KSCRIBE_IOCTL_STOP");
+	}
+	return 0;
+}
+
+/* ---- record ---- */
+
+struct event_desc {
+	unsigned int id;
+	char name[KSCRIBE_NAME_LEN];
+	char *fields;
+};
+
+/* One CPU: its kernel stream and the CTF stream file being written. */
+struct cpu_stream {
+	unsigned int cpu;
+	int fd;			/* kernel stream, -1 once at its end */
+	int out;		/* stream_<cpu> */
+	unsigned char *packet;	/* the packet being filled */
+	size_t len;		/* bytes used in it, header and context included */
+	unsigned int nr_events;	/* events in it */
+	uint64_t ts_begin;
+	uint64_t last_ts;
+	uint64_t discarded;	/* events lost so far on this CPU */
+	uint64_t flushed;	/* discarded in the last packet written */
+	uint64_t events;
+	uint64_t bytes;
+	uint64_t adjusted;	/* timestamps raised to keep the stream ordered */
+	uint64_t unknown;	/* records of events without metadata, skipped */
+};
+
+struct recorder {
+	int dev;
+	const char *dir;
+	struct kscribe_clock clock;
+	struct kscribe_status status;
+	struct event_desc *events;
+	unsigned int nr_events;
+	unsigned char *known;	/* known[id]: id has metadata */
+	struct cpu_stream *streams;
+	unsigned int nr_streams;
+	bool busy;		/* the last drain filled a whole read: drain again now */
+	unsigned char *readbuf;
+};
+
+/* SIGINT and SIGTERM stay blocked in kscribectl and end the recording when pending. */
+static bool interrupted(void)
+{
+	sigset_t pending;
+
+	return !sigpending(&pending) &&
+	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void put(unsigned char *p, size_t *len, const void *value, size_t size)
+{
+	memcpy(p + *len, value, size);
+	*len += size;
+}
+
+static void packet_reset(struct cpu_stream *s)
+{
+	s->len = PACKET_HEADER_SIZE + PACKET_CONTEXT_SIZE;
+	s->nr_events = 0;
+	s->ts_begin = s->last_ts;
+}
+
+/* Write the current packet, even when empty, and start a new one. */
+static int packet_flush(struct cpu_stream *s)
+{
+	uint32_t magic = CTF_MAGIC, stream_id = 0, cpu = s->cpu;
+	uint64_t bits = (uint64_t)s->len * 8;
+	size_t at = 0;
+
+	put(s->packet, &at, &magic, 4);
+	put(s->packet, &at, &stream_id, 4);
+	put(s->packet, &at, &s->ts_begin, 8);
+	put(s->packet, &at, &s->last_ts, 8);
+	put(s->packet, &at, &bits, 8);		/* content_size */
+	put(s->packet, &at, &bits, 8);		/* packet_size */
+	put(s->packet, &at, &s->discarded, 8);
+	put(s->packet, &at, &cpu, 4);
+	if (write_all(s->out, s->packet, s->len))
+		return error("stream file");
+	s->flushed = s->discarded;
+	s->bytes += s->len;
+	packet_reset(s);
+	return 0;
+}
+
+static int stream_event(struct recorder *r, struct cpu_stream *s,
+			const struct kscribe_record_header *h, const void *payload)
+{
+	uint16_t id = h->id;
+	uint64_t ts = h->timestamp;
+
+	if (h->id >= KSCRIBE_MAX_EVENTS || !r->known[h->id]) {
+		s->unknown++;
+		return 0;
+	}
+	if (s->len + EVENT_HEADER_SIZE + h->size > PACKET_MAX && packet_flush(s))
+		return 1;
+	if (ts < s->last_ts) {
+		ts = s->last_ts;
+		s->adjusted++;
+	}
+	if (!s->nr_events)
+		s->ts_begin = ts;
+	s->last_ts = ts;
+	put(s->packet, &s->len, &id, 2);
+	put(s->packet, &s->len, &ts, 8);
+	put(s->packet, &s->len, payload, h->size);
+	s->nr_events++;
+	s->events++;
+	return 0;
+}
+
+static int stream_lost(struct cpu_stream *s, uint64_t count)
+{
+	/* Events lost after the ones of this packet: they belong to the next one. */
+	if (s->nr_events && packet_flush(s))
+		return 1;
+	s->discarded += count;
+	return 0;
+}
+
+/* Read what the kernel stream has; 1 on error. */
+static int stream_drain(struct recorder *r, struct cpu_stream *s)
+{
+	struct kscribe_record_header h;
+	struct kscribe_record_lost lost;
+	ssize_t n, at;
+
+	while (s->fd >= 0) {
+		n = read(s->fd, r->readbuf, READ_SIZE);
+		if (n == READ_SIZE)
+			r->busy = true;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return error("stream read");
+		}
+		if (n == 0) {
+			close(s->fd);
+			s->fd = -1;
+			return 0;
+		}
+		for (at = 0; at + (ssize_t)sizeof(h) <= n;
+		     at += sizeof(h) + ((h.size + 7) & ~7U)) {
+			memcpy(&h, r->readbuf + at, sizeof(h));
+			if (h.size > n - at - sizeof(h))
+				return fail("cpu %u: truncated record", s->cpu);
+			if (h.id == KSCRIBE_RECORD_LOST) {
+				if (h.size < sizeof(lost))
+					return fail("cpu %u: bad lost marker", s->cpu);
+				memcpy(&lost, r->readbuf + at + sizeof(h), sizeof(lost));
+				if (stream_lost(s, lost.count))
+					return 1;
+			} else if (stream_event(r, s, &h, r->readbuf + at + sizeof(h))) {
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int enable(int fd, const char *pattern, unsigned int flags)
+{
+	struct kscribe_enable arg;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.flags = flags;
+	if (strlen(pattern) >= sizeof(arg.pattern))
+		return fail("pattern too long: %s", pattern);
+	strcpy(arg.pattern, pattern);
+	if (ioctl(fd, KSCRIBE_IOCTL_ENABLE, &arg) < 0) {
+		if (errno == ENOENT)
+			return fail("no event matches '%s'", pattern[0] ? pattern : "syscalls");
+		if (errno == EINVAL)
+			return fail("invalid event pattern '%s'", pattern);
+		return error("KSCRIBE_IOCTL_ENABLE");
+	}
+	return 0;
+}
+
+/* Metadata of the events of the recording that just started. */
+static int collect_events(struct recorder *r)
+{
+	struct kscribe_event_metadata meta;
+	struct kscribe_event_info info;
+	struct event_desc *d;
+	unsigned int index;
+	int ret;
+
+	r->known = calloc(KSCRIBE_MAX_EVENTS, 1);
+	if (!r->known)
+		return error("calloc");
+	for (index = 0; ; index++) {
+		ret = event_info(r->dev, index, &info);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			break;
+		if (!(info.event_flags & KSCRIBE_EVENT_RECORDED) || info.id >= KSCRIBE_MAX_EVENTS)
+			continue;
+
+		memset(&meta, 0, sizeof(meta));
+		meta.id = info.id;
+		if (ioctl(r->dev, KSCRIBE_IOCTL_EVENT_METADATA, &meta) < 0)
+			return error("KSCRIBE_IOCTL_EVENT_METADATA");
+		d = realloc(r->events, (r->nr_events + 1) * sizeof(*d));
+		if (!d)
+			return error("realloc");
+		r->events = d;
+		d += r->nr_events;
+		d->id = info.id;
+		memcpy(d->name, info.name, sizeof(d->name));
+		d->fields = calloc(1, meta.fields_size + 1);
+		if (!d->fields)
+			return error("calloc");
+		meta.fields = (uintptr_t)d->fields;
+		if (ioctl(r->dev, KSCRIBE_IOCTL_EVENT_METADATA, &meta) < 0)
+			return error("KSCRIBE_IOCTL_EVENT_METADATA");
+		r->nr_events++;
+		r->known[info.id] = 1;
+	}
+	return 0;
+}
+
+static int open_streams(struct recorder *r)
+{
+	struct kscribe_stream_open arg;
+	struct cpu_stream *s;
+	char path[4096];
+	unsigned int cpu;
+	int fd;
+
+	r->streams = calloc(r->status.nr_cpus, sizeof(*r->streams));
+	r->readbuf = malloc(READ_SIZE);
+	if (!r->streams || !r->readbuf)
+		return error("calloc");
+	for (cpu = 0; cpu < r->status.nr_cpus; cpu++) {
+		memset(&arg, 0, sizeof(arg));
+		arg.cpu = cpu;
+		arg.flags = KSCRIBE_STREAM_NONBLOCK | KSCRIBE_STREAM_CLOEXEC;
+		fd = ioctl(r->dev, KSCRIBE_IOCTL_STREAM_OPEN, &arg);
+		if (fd < 0) {
+			if (errno == EINVAL)
+				continue;	/* not a possible CPU */
+			return error("KSCRIBE_IOCTL_STREAM_OPEN");
+		}
+		s = &r->streams[r->nr_streams++];
+		s->cpu = cpu;
+		s->fd = fd;
+		s->last_ts = r->status.start_ts;
+		s->packet = malloc(PACKET_MAX);
+		if (!s->packet)
+			return error("malloc");
+		snprintf(path, sizeof(path), "%s/stream_%u", r->dir, cpu);
+		s->out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (s->out < 0)
+			return error(path);
+		/* An empty first packet: losses before the first event show up. */
+		packet_reset(s);
+		if (packet_flush(s))
+			return 1;
+	}
+	return 0;
+}
+
+static void tsdl_string(FILE *f, const char *key, const char *value)
+{
+	fprintf(f, "\t%s = \"", key);
+	for (; *value; value++) {
+		if (*value == '"' || *value == '\\')
+			fputc('\\', f);
+		fputc(*value >= ' ' ? *value : ' ', f);
+	}
+	fprintf(f, "\";\n");
+}
+
+static const char *byte_order(void)
+{
+	const unsigned int one = 1;
+
+	return *(const unsigned char *)&one ? "le" : "be";
+}
+
+static int write_metadata(struct recorder *r, const struct kscribe_version *version)
+{
+	int64_t offset = r->clock.realtime_offset_ns;
+	int64_t offset_s = offset / 1000000000;
+	int64_t offset_ns = offset % 1000000000;
+	struct utsname uts;
+	char path[4096];
+	unsigned int i;
+	FILE *f;
+
+	if (offset_ns < 0) {
+		offset_ns += 1000000000;
+		offset_s--;
+	}
+	if (uname(&uts))
+		memset(&uts, 0, sizeof(uts));
+	snprintf(path, sizeof(path), "%s/metadata", r->dir);
+	f = fopen(path, "we");
+	if (!f)
+		return error(path);
+
+	fprintf(f, "/* CTF 1.8 */\n\n");
+	fprintf(f, "typealias integer { size = 8; align = 8; signed = false; } := uint8_t;\n");
+	fprintf(f, "typealias integer { size = 16; align = 8; signed = false; } := uint16_t;\n");
+	fprintf(f, "typealias integer { size = 32; align = 8; signed = false; } := uint32_t;\n");
+	fprintf(f, "typealias integer { size = 64; align = 8; signed = false; } := uint64_t;\n");
+	fprintf(f, "typealias integer { size = 8; align = 8; signed = true; } := int8_t;\n");
+	fprintf(f, "typealias integer { size = 16; align = 8; signed = true; } := int16_t;\n");
+	fprintf(f, "typealias integer { size = 32; align = 8; signed = true; } := int32_t;\n");
+	fprintf(f, "typealias integer { size = 64; align = 8; signed = true; } := int64_t;\n\n");
+	fprintf(f, "trace {\n\tmajor = 1;\n\tminor = 8;\n\tbyte_order = %s;\n", byte_order());
+	fprintf(f, "\tpacket.header := struct {\n\t\tuint32_t magic;\n");
+	fprintf(f, "\t\tuint32_t stream_id;\n\t};\n};\n\n");
+
+	fprintf(f, "env {\n");
+	tsdl_string(f, "domain", "kernel");
+	tsdl_string(f, "sysname", uts.sysname);
+	tsdl_string(f, "hostname", uts.nodename);
+	tsdl_string(f, "kernel_release", uts.release);
+	tsdl_string(f, "kernel_version", uts.version);
+	tsdl_string(f, "machine", uts.machine);
+	tsdl_string(f, "tracer_name", "kscribe");
+	fprintf(f, "\ttracer_major = %u;\n\ttracer_minor = %u;\n\ttracer_patchlevel = %u;\n",
+		version->major, version->minor, version->patchlevel);
+	fprintf(f, "\tkscribe_abi = %u;\n", version->abi);
+	fprintf(f, "\tkscribe_buffer_size = %llu;\n",
+		(unsigned long long)r->status.buffer_size);
+	tsdl_string(f, "kscribe_buffer_mode", mode_name(r->status.mode));
+	fprintf(f, "};\n\n");
+
+	fprintf(f, "clock {\n\tname = \"monotonic\";\n");
+	fprintf(f, "\tdescription = \"trace_clock_local of the kernel ring buffer\";\n");
+	fprintf(f, "\tfreq = %llu;\n", (unsigned long long)r->clock.freq);
+	fprintf(f, "\tprecision = %llu;\n", (unsigned long long)r->clock.uncertainty_ns);
+	fprintf(f, "\toffset_s = %lld;\n\toffset = %lld;\n\tabsolute = false;\n};\n\n",
+		(long long)offset_s, (long long)offset_ns);
+	fprintf(f, "typealias integer {\n\tsize = 64; align = 8; signed = false;\n");
+	fprintf(f, "\tmap = clock.monotonic.value;\n} := uint64_clock_monotonic_t;\n\n");
+
+	fprintf(f, "stream {\n\tid = 0;\n\tpacket.context := struct {\n");
+	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp_begin;\n");
+	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp_end;\n");
+	fprintf(f, "\t\tuint64_t content_size;\n\t\tuint64_t packet_size;\n");
+	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
+	fprintf(f, "\tevent.header := struct {\n\t\tuint16_t id;\n");
+	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp;\n\t};\n};\n");
+
+	for (i = 0; i < r->nr_events; i++) {
+		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n\tstream_id = 0;\n",
+			r->events[i].name, r->events[i].id);
+		fprintf(f, "\tfields := struct {\n%s%s\t};\n};\n", r->events[i].fields,
+			r->events[i].fields[0] &&
+			r->events[i].fields[strlen(r->events[i].fields) - 1] != '\n' ? "\n" : "");
+	}
+	if (fclose(f))
+		return error(path);
+	return 0;
+}
+
+static int prepare_dir(const char *dir)
+{
+	struct dirent *entry;
+	DIR *d;
+
+	if (!mkdir(dir, 0755))
+		return 0;
+	if (errno != EEXIST)
+		return error(dir);
+	d = opendir(dir);
+	if (!d)
+		return error(dir);
+	while ((entry = readdir(d))) {
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
+			closedir(d);
+			return fail("%s exists and is not empty", dir);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int parse_size(const char *text, unsigned long long *size)
+{
+	unsigned long long value, unit = 1;
+	char *end;
+
+	errno = 0;
+	value = strtoull(text, &end, 0);
+	if (errno || end == text)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		unit = 1ULL << 10;
+	else if (*end == 'm' || *end == 'M')
+		unit = 1ULL << 20;
+	else if (*end == 'g' || *end == 'G')
+		unit = 1ULL << 30;
+	else if (*end)
+		return -1;
+	if (unit > 1 && end[1])
+		return -1;
+	if (value > ~0ULL / unit)
+		return -1;
+	*size = value * unit;
+	return 0;
+}
+
+static int drain_all(struct recorder *r)
+{
+	unsigned int i;
+
+	r->busy = false;
+	for (i = 0; i < r->nr_streams; i++) {
+		if (stream_drain(r, &r->streams[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Sleep one drain period, or less if COMMAND exits (SIGCHLD, blocked, wakes
+ * sigtimedwait()). Waking on each readable stream instead would make the
+ * reader trace itself in a loop: its own reads and waits are events too.
+ */
+static void wait_period(struct recorder *r, const sigset_t *chld)
+{
+	struct timespec period = { .tv_sec = 0, .tv_nsec = DRAIN_PERIOD_NS };
+
+	if (!r->busy)
+		sigtimedwait(chld, NULL, &period);
+}
+
+static bool all_ended(const struct recorder *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_streams; i++) {
+		if (r->streams[i].fd >= 0)
+			return false;
+	}
+	return true;
+}
+
+static pid_t spawn(char **argv, const sigset_t *mask)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: %s: %s\n", progname, argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0)
+		error("fork");
+	return pid;
+}
+
+static int wait_status(pid_t pid, bool block)
+{
+	int status;
+	pid_t ret;
+
+	do {
+		ret = waitpid(pid, &status, block ? 0 : WNOHANG);
+	} while (ret < 0 && errno == EINTR);
+	if (ret <= 0)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* Close the streams' last packets and compare with the kernel's counters. */
+static int finish_streams(struct recorder *r)
+{
+	unsigned long long events = 0, lost = 0, bytes = 0;
+	struct kscribe_cpu_stats stats;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < r->nr_streams; i++) {
+		struct cpu_stream *s = &r->streams[i];
+
+		if (s->nr_events || s->discarded != s->flushed) {
+			if (packet_flush(s))
+				return 1;
+		}
+		if (close(s->out))
+			return error("stream file");
+		memset(&stats, 0, sizeof(stats));
+		stats.cpu = s->cpu;
+		if (ioctl(r->dev, KSCRIBE_IOCTL_CPU_STATS, &stats) < 0)
+			return error("KSCRIBE_IOCTL_CPU_STATS");
+		fprintf(stderr,
+			"%s: cpu%u: %llu events, %llu discarded (kernel: %llu written, %llu lost)%s\n",
+			progname, s->cpu, (unsigned long long)s->events,
+			(unsigned long long)s->discarded, (unsigned long long)stats.written,
+			(unsigned long long)stats.lost,
+			stats.lost == s->discarded ? "" : " MISMATCH");
+		if (s->adjusted)
+			fprintf(stderr, "%s: cpu%u: %llu timestamps raised to keep order\n",
+				progname, s->cpu, (unsigned long long)s->adjusted);
+		if (s->unknown)
+			fprintf(stderr, "%s: cpu%u: %llu records of unknown events skipped\n",
+				progname, s->cpu, (unsigned long long)s->unknown);
+		if (stats.lost != s->discarded || s->unknown)
+			ret = 1;
+		events += s->events;
+		lost += s->discarded;
+		bytes += s->bytes;
+	}
+	fprintf(stderr, "%s: %llu events, %llu lost, %u CPUs, %llu bytes of streams in %s\n",
+		progname, events, lost, r->nr_streams, bytes, r->dir);
+	return ret;
+}
+
+static int cmd_record(int fd, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "event", required_argument, NULL, 'e' },
+		{ "all-syscalls", no_argument, NULL, 'S' },
+		{ "buffer-size", required_argument, NULL, 'b' },
+		{ "overwrite", no_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kscribe_buffer_config config = {
+		.size = KSCRIBE_BUFFER_DEFAULT,
+		.mode = KSCRIBE_MODE_DISCARD,
+	};
+	struct recorder r = { .dev = fd };
+	struct kscribe_version version;
+	sigset_t block, mask, chld;
+	unsigned long long size;
+	bool all_syscalls = false, selected = false;
+	int opt, status = -1, ret = 1;
+	pid_t child;
+
+	if (get_version(fd, &version))
+		return 1;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+e:b:o:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'e':
+			if (enable(fd, optarg, 0))
+				return 1;
+			selected = true;
+			break;
+		case 'S':
+			all_syscalls = true;
+			break;
+		case 'b':
+			if (parse_size(optarg, &size))
+				return fail("invalid buffer size '%s'", optarg);
+			config.size = size;
+			break;
+		case 'O':
+			config.mode = KSCRIBE_MODE_OVERWRITE;
+			break;
+		case 'o':
+			r.dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (!r.dir || optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (all_syscalls && enable(fd, "", KSCRIBE_ENABLE_ALL_SYSCALLS))
+		return 1;
+	if (!selected && !all_syscalls && enable(fd, "*", 0))
+		return 1;
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_BUFFER, &config) < 0) {
+		if (errno == EINVAL)
+			return fail("buffer size must be %u to %u bytes per CPU",
+				    KSCRIBE_BUFFER_MIN, KSCRIBE_BUFFER_MAX);
+		return error("KSCRIBE_IOCTL_SET_BUFFER");
+	}
+	if (prepare_dir(r.dir))
+		return 1;
+	if (ioctl(fd, KSCRIBE_IOCTL_CLOCK, &r.clock) < 0)
+		return error("KSCRIBE_IOCTL_CLOCK");
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &mask);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (ioctl(fd, KSCRIBE_IOCTL_START, 0) < 0) {
+		if (errno == EBUSY)
+			return fail("another recording is running");
+		return error("KSCRIBE_IOCTL_START");
+	}
+	if (get_status(fd, &r.status) || collect_events(&r) || open_streams(&r) ||
+	    write_metadata(&r, &version))
+		goto stop;
+
+	child = spawn(argv + optind, &mask);
+	if (child < 0)
+		goto stop;
+	while (!interrupted() && !all_ended(&r)) {
+		if (drain_all(&r))
+			goto stop;
+		status = wait_status(child, false);
+		if (status >= 0)
+			break;
+		wait_period(&r, &chld);
+	}
+
+	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0 && errno != ENOENT) {
+		error("KSCRIBE_IOCTL_STOP");
+		goto out;
+	}
+	while (!all_ended(&r)) {
+		if (drain_all(&r))
+			goto out;
+	}
+	ret = finish_streams(&r);
+	if (status < 0)
+		status = wait_status(child, true);
+	if (!ret && status > 0)
+		fprintf(stderr, "%s: %s exited with status %d\n", progname, argv[optind], status);
+	return ret ? ret : status > 0 ? status : 0;
+
+stop:
+	ioctl(fd, KSCRIBE_IOCTL_STOP, 0);
+out:
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
-	int (*cmd)(int fd);
+	int (*cmd)(int fd) = NULL;
 	int fd, ret;
 
-	if (argc != 2) {
+	if (argc < 2) {
 		usage(stderr);
 		return 1;
 	}
@@ -114,8 +913,18 @@ int main(int argc, char **argv)
 		cmd = cmd_version;
 	} else if (!strcmp(argv[1], "stats")) {
 		cmd = cmd_stats;
-	} else {
+	} else if (!strcmp(argv[1], "list")) {
+		cmd = cmd_list;
+	} else if (!strcmp(argv[1], "status")) {
+		cmd = cmd_status;
+	} else if (!strcmp(argv[1], "stop")) {
+		cmd = cmd_stop;
+	} else if (strcmp(argv[1], "record")) {
 		fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
+		usage(stderr);
+		return 1;
+	}
+	if (cmd && argc != 2) {
 		usage(stderr);
 		return 1;
 	}
@@ -123,7 +932,7 @@ int main(int argc, char **argv)
 	fd = open_device();
 	if (fd < 0)
 		return 1;
-	ret = cmd(fd);
+	ret = cmd ? cmd(fd) : cmd_record(fd, argc - 1, argv + 1);
 	close(fd);
 	if (fflush(stdout) == EOF)
 		return error("stdout");

@@ -1,0 +1,128 @@
+"""The uapi header is the rendering of abi.yaml, and its layout is the same for every ABI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from kscribe import abi, paths
+from kscribe.errors import KscribeError
+
+# A compiler per data model: LP64, ILP32 with 4-byte-aligned u64 (i386), ILP32 with
+# 8-byte-aligned u64 (armhf). The host gcc is required; cross compilers are tested if present.
+COMPILERS = ["gcc", "i686-linux-gnu-gcc", "arm-linux-gnueabihf-gcc", "aarch64-linux-gnu-gcc",
+             "riscv64-linux-gnu-gcc", "powerpc64le-linux-gnu-gcc", "s390x-linux-gnu-gcc"]
+
+
+def test_committed_header_is_the_rendering():
+    assert abi.HEADER.read_text() == abi.render(abi.load()), \
+        "run `python3 -m kscribe.abi` and commit kernel_module/include/uapi/linux/kscribe.h"
+
+
+def test_main_check_mode():
+    assert abi.main(["--check"]) == 0
+
+
+def test_header_lines_fit_checkpatch():
+    for n, line in enumerate(abi.HEADER.read_text().splitlines(), 1):
+        assert len(line.expandtabs(8)) <= 100, f"line {n} is too long: {line!r}"
+        assert line == line.rstrip(), f"line {n} has trailing whitespace"
+
+
+def test_layout_rules():
+    spec = abi.load()
+    for s in spec.structs:
+        assert s.size % 8 == 0
+        end = 0
+        for f in s.fields:
+            assert f.offset == end and f.offset % f.align == 0, (s.name, f.name)
+            end = f.offset + f.size
+        assert end == s.size
+    numbers = [i.nr for i in spec.ioctls]
+    assert len(numbers) == len(set(numbers))
+    assert all(spec.magic_range[0] <= n <= spec.magic_range[1] for n in numbers)
+
+
+@pytest.mark.parametrize("cc", COMPILERS)
+def test_compilers_agree_with_the_layout(cc, tmp_path):
+    if shutil.which(cc) is None:
+        if cc == "gcc":
+            pytest.fail("the host gcc is required")
+        pytest.skip(f"{cc} is not installed")
+    src = tmp_path / "layout.c"
+    src.write_text(abi.static_asserts(abi.load()))
+    proc = subprocess.run([cc, "-std=gnu11", "-fsyntax-only", "-Wall", "-Werror",
+                           "-I", str(paths.KERNEL_MODULE / "include"), str(src)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_ioctl_numbers(tmp_path):
+    """The macros encode direction, magic, number and size as <linux/ioctl.h> does (x86)."""
+    spec = abi.load()
+    prog = ["#include <stdio.h>", "#include <uapi/linux/kscribe.h>", "int main(void) {"]
+    for i in spec.ioctls:
+        prog.append(f'printf("{i.name} %u\\n", (unsigned int)KSCRIBE_IOCTL_{i.name});')
+    prog.append("return 0; }")
+    src = tmp_path / "numbers.c"
+    src.write_text("\n".join(prog) + "\n")
+    exe = tmp_path / "numbers"
+    subprocess.run(["gcc", "-I", str(paths.KERNEL_MODULE / "include"), "-o", str(exe),
+                    str(src)], check=True)
+    got = dict(line.split() for line in subprocess.run(
+        [str(exe)], capture_output=True, text=True, check=True).stdout.splitlines())
+    dirs = {"none": 0, "write": 1, "read": 2, "readwrite": 3}
+    for i in spec.ioctls:
+        size = i.struct.size if i.struct else 0
+        want = dirs[i.dir] << 30 | size << 16 | ord(spec.magic) << 8 | i.nr
+        assert int(got[i.name]) == want, i.name
+
+
+BASE = """
+name: t
+abi_version: 1
+magic: "Q"
+magic_range: [0, 31]
+constants: [{name: LEN, value: 8}]
+structs:
+  - name: s
+    fields: FIELDS
+ioctls:
+  - {name: A, nr: 1, dir: readwrite, struct: s}
+"""
+
+
+@pytest.mark.parametrize("fields, error", [
+    ("[{name: a, type: u32}, {name: b, type: u64}]", "offset 4"),
+    ("[{name: a, type: u32}]", "size 4"),
+    ("[{name: a, type: long}]", "unknown type"),
+    ("[{name: a, type: 'char[NOPE]'}]", "unknown constant"),
+    ("[{name: a, type: u64}, {name: a, type: u64}]", "duplicate"),
+])
+def test_bad_layouts_are_refused(tmp_path, fields, error):
+    spec = tmp_path / "abi.yaml"
+    spec.write_text(BASE.replace("FIELDS", fields))
+    with pytest.raises(KscribeError, match=re.escape(error)):
+        abi.load(spec)
+
+
+def test_bad_ioctls_are_refused(tmp_path):
+    spec = tmp_path / "abi.yaml"
+    good = BASE.replace("FIELDS", "[{name: a, type: u64}, {name: n, type: 'char[LEN]'}]")
+    assert abi.load(_write(spec, good)).struct("s").size == 16
+    for text, error in [
+        (good.replace("nr: 1,", "nr: 40,"), "outside"),
+        (good + "  - {name: B, nr: 1, dir: none}\n", "already used"),
+        (good.replace("dir: readwrite", "dir: sideways"), "direction"),
+        (good + "  - {name: C, nr: 2, dir: none, struct: s}\n", "no structure"),
+    ]:
+        with pytest.raises(KscribeError, match=error):
+            abi.load(_write(spec, text))
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
