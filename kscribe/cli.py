@@ -79,6 +79,16 @@ def cmd_boot(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if v.ok else 1
 
 
+def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import trace_target
+
+    res = trace_target(args.target, settings, record=args.record)
+    print(f"{args.target}: {len(res.events)} events in {res.trace} ({res.text})")
+    for name, count in list(res.summary.items())[:args.top]:
+        print(f"  {count:8} {name}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline import boot_target, build_target
 
@@ -165,6 +175,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="*", type=Path, help="files to check (default: all)")
     sp.add_argument("--target", default="bookworm/amd64", help=target_help)
     sp.add_argument("--no-strict", action="store_true", help="leave out --strict")
+    sp = add("trace", cmd_trace, "boot TARGET, record the guest workload, read the CTF trace "
+             "with babeltrace2")
+    sp.add_argument("target", help=target_help)
+    sp.add_argument("--record", nargs=argparse.REMAINDER, help="kscribectl record options "
+                    "(default: -e '*'), e.g. --record -e 'sched:*' -b 65536")
+    sp.add_argument("--top", type=int, default=15, help="event types to list (default 15)")
     sp = add("boot", cmd_boot, "boot a target's kernel under QEMU and load the tracer")
     sp.add_argument("target", help=target_help)
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "

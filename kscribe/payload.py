@@ -24,7 +24,8 @@ class PayloadC:
     var: dict[str, str]
     struct: str  # name of the packed payload structure, "" when there is no fixed part
     members: list[str]
-    locals: list[str]  # declarations computed before reserving (variable sizes)
+    locals: list[str]  # declarations of the sizes of variable-size fields
+    prepare: list[str]  # statements computing them, once the event is known to be recorded
     size: str  # C expression of the payload size
     stores: list[str]  # statements filling the reserved payload
 
@@ -63,17 +64,19 @@ def payload_c(event: Event) -> PayloadC:
     p, rec, tail = v["p"], v["rec"], v["tail"]
     struct = f"kscribe_{event.name}" if event.fixed else ""
     members = [_member(f) for f in event.fixed]
-    decls, sizes, writes = [], [], []
+    decls, prepare, sizes, writes = [], [], [], []
     for f in event.variable:
         if f.type.kind == "string":
-            decls += [f"const char *{f.name}_src = {f.expr} ?: \"(null)\";",
-                      f"size_t {f.name}_len = strnlen({f.name}_src, {f.type.count - 1}) + 1;"]
+            decls += [f"const char *{f.name}_src;", f"size_t {f.name}_len;"]
+            prepare += [f"{f.name}_src = kscribe_string_or_null({f.expr});",
+                        f"{f.name}_len = strnlen({f.name}_src, {f.type.count - 1}) + 1;"]
             sizes.append(f"{f.name}_len")
             writes.append(f"memcpy({tail}, {f.name}_src, {f.name}_len - 1);")
             writes.append(f"{tail}[{f.name}_len - 1] = '\\0';")
         else:
             esize = f.type.elem.bits // 8
-            decls.append(f"u32 {f.name}_len = min_t(u32, {f.length}, {f.type.count});")
+            decls.append(f"u32 {f.name}_len;")
+            prepare.append(f"{f.name}_len = min_t(u32, {f.length}, {f.type.count});")
             sizes.append(f"{f.name}_len" + (f" * {esize}" if esize > 1 else ""))
             writes.append(f"memcpy({tail}, {f.expr}, {sizes[-1]});")
         writes.append(f"{tail} += {sizes[-1]};")
@@ -90,5 +93,5 @@ def payload_c(event: Event) -> PayloadC:
         stores.append(f"{tail} = " + (f"(char *)({p} + 1);" if struct else f"{rec}.payload;"))
         stores += writes
     size = " + ".join(([f"sizeof(*{p})"] if struct else []) + sizes) or "0"
-    return PayloadC(var=v, struct=struct, members=members, locals=decls, size=size,
-                    stores=stores)
+    return PayloadC(var=v, struct=struct, members=members, locals=decls, prepare=prepare,
+                    size=size, stores=stores)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from kscribe import atomic
 from kscribe.boot import Verdict, boot
 from kscribe.build import BuildResult, build
 from kscribe.errors import KscribeError
@@ -20,6 +21,9 @@ from kscribe.settings import Settings
 from kscribe.tables import Arch, get_arch
 from kscribe.target import Target, parse_target
 from kscribe.toolchain import HOST_ARCH, select
+from kscribe.trace import Event as TraceEvent
+from kscribe.trace import babeltrace, extract, parse
+from kscribe.trace import summary as event_summary
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,46 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
                 busybox=p.provisioned.busybox, modules=modules,
                 kscribectl=src / "kscribectl", outdir=dest, append=append)
+
+
+# What the end-to-end trace records by default: every tracepoint event and every syscall.
+DEFAULT_RECORD = ["-e", "*"]
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """An end-to-end trace of the guest workload, read back on the host."""
+
+    verdict: Verdict
+    trace: Path
+    text: Path
+    events: list[TraceEvent]
+    summary: dict[str, int]
+
+
+def trace_target(name: str, settings: Settings, record: list[str] | None = None,
+                 append: str = "") -> TraceResult:
+    """Boot the target, record the workload, bring the trace out, read it with babeltrace2.
+
+    Leaves ``trace/`` (CTF), ``trace.txt`` (babeltrace2's text) and ``trace.json`` (the
+    boot verdict and events per type) beside the build's ``metadata.json``.
+    """
+    p = prepare(name, settings)
+    folder = outdir(settings, p.target)
+    modules = _built_modules(folder)
+    run = folder / "trace-boot"
+    run.mkdir(parents=True, exist_ok=True)
+    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=modules, kscribectl=folder / "kscribectl", outdir=run, append=append,
+             workload=folder / "kscribe-workload", record=record or DEFAULT_RECORD)
+    if not v.ok:
+        raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
+                           f"(console: {run / 'console.log'})")
+    trace_dir = extract((run / "console.log").read_text(), folder / "trace")
+    text = babeltrace(trace_dir)
+    atomic.write_text(folder / "trace.txt", text)
+    events = parse(text)
+    summary = event_summary(events)
+    atomic.write_json(folder / "trace.json", {"target": name, "events": len(events),
+                                              "per_type": summary, "boot": v.summary()})
+    return TraceResult(v, trace_dir, folder / "trace.txt", events, summary)

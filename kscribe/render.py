@@ -14,10 +14,12 @@ import jinja2
 
 from kscribe import atomic, paths
 from kscribe.errors import KscribeError
+from kscribe.cformat import c_string, wrap_call
 from kscribe.events import Subsystem, resolve
 from kscribe.kconfig import KernelTree
 from kscribe.payload import payload_c
 from kscribe.spec import load_all
+from kscribe.tracepoints import parse_header
 
 CORE_FILES = {
     "core/kscribe_core.c": "kscribe_core.c",
@@ -41,15 +43,35 @@ def _put(dest: Path, text: str) -> None:
     atomic.write_text(dest, text)
 
 
-def probe_context(sub: Subsystem) -> dict:
+def _forward_tags(header: Path) -> list[str]:
+    """``struct``/``union`` tags of every prototype in a trace header: some headers use
+    them undeclared (``trace/events/irq.h``: ``struct tasklet_struct``)."""
+    tags = set()
+    for tp in parse_header(header).values():
+        for arg in tp.args:
+            words = arg.type.replace("*", " ").split()
+            tags |= {f"{w} {n}" for w, n in zip(words, words[1:]) if w in ("struct", "union")}
+    return sorted(tags)
+
+
+def probe_context(sub: Subsystem, include_dir: Path) -> dict:
     """The template context of one probe module: events with prototypes and payload C."""
     events = []
     for ev in sub.events:
-        events.append({"name": ev.name,
-                       "args": [{"type": a.type, "name": a.name} for a in ev.tracepoint.args],
-                       "payload": payload_c(ev), "tsdl": ev.tsdl()})
+        params = ["void *data"] + [f"{a.type} {a.name}".replace("* ", "*")
+                                   for a in ev.tracepoint.args]
+        pc = payload_c(ev)
+        events.append({
+            "name": ev.name, "payload": pc,
+            "prototype": wrap_call(f"static void kscribe_probe_{ev.name}(", params),
+            "fields": [c_string(line + "\n") for line in ev.tsdl()],
+            "uses_tail": any(s.startswith(pc.var["tail"]) for s in pc.stores),
+        })
+    uses_strings = any("strscpy" in s or "memcpy" in s or "strnlen" in s
+                       for e in events for s in e["payload"].stores + e["payload"].prepare)
     return {"subsystem": sub.spec.subsystem, "trace_header": sub.spec.header,
-            "includes": list(sub.spec.includes), "events": events, "license": "GPL",
+            "includes": list(sub.spec.includes), "uses_strings": uses_strings,
+            "forward": _forward_tags(include_dir / sub.spec.header), "events": events,
             "description": f"kscribe probes for {sub.spec.subsystem} tracepoints"}
 
 
@@ -73,7 +95,8 @@ def render_sources(tree: KernelTree, dest: Path) -> list[str]:
         if sub.left_out:
             continue
         name = f"kscribe_probe_{spec.subsystem}"
-        _put(dest / f"{name}.c", env.get_template("probe.c.j2").render(**probe_context(sub)))
+        context = probe_context(sub, tree.srctree / "include")
+        _put(dest / f"{name}.c", env.get_template("probe.c.j2").render(**context))
         modules.append(name)
         wanted.add(f"{name}.c")
     _put(dest / "Kbuild", env.get_template("Kbuild.j2").render(modules=modules))

@@ -30,9 +30,9 @@ _LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): "
 
 @dataclass(frozen=True)
 class Event:
-    """One event as babeltrace2 prints it: timestamp (s), name, CPU and payload fields."""
+    """One event as babeltrace2 prints it: timestamp (ns), name, CPU and payload fields."""
 
-    ts: float
+    ts: int
     name: str
     cpu: int
     fields: dict[str, object] = field(default_factory=dict)
@@ -162,7 +162,9 @@ def parse(text: str) -> list[Event]:
         for part in _split(m["fields"]):
             key, _, value = part.partition(" = ")
             fields[key.strip()] = _value(value.strip())
-        events.append(Event(float(m["ts"]), m["name"], int(m["cpu"]), fields))
+        sec, _, frac = m["ts"].partition(".")
+        ts = int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+        events.append(Event(ts, m["name"], int(m["cpu"]), fields))
     return events
 
 

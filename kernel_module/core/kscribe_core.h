@@ -173,4 +173,18 @@ static __always_inline bool kscribe_record_begin(struct kscribe_event *event,
 	return __kscribe_record_begin(event, recording, size, rec);
 }
 
+/**
+ * kscribe_string_or_null - a kernel string to record, or "(null)"
+ * @s: the string, may be NULL
+ *
+ * A function rather than "s ?: ..." in generated code: @s may be an array
+ * there, whose address is never NULL.
+ *
+ * Return: @s, or "(null)" when @s is NULL.
+ */
+static inline const char *kscribe_string_or_null(const char *s)
+{
+	return s ?: "(null)";
+}
+
 #endif /* _KSCRIBE_CORE_H */
