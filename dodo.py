@@ -1,4 +1,4 @@
-"""doit entry point: ``doit`` builds, boots and checks the default target (bookworm/amd64).
+"""doit entry point: ``doit`` builds, boots and traces the default target (bookworm/amd64).
 
 ``doit list --all`` shows every task; ``doit build:trixie/riscv64``, ``doit boot:sid/arm64``;
 ``doit -n 2 boot:bookworm/amd64 boot:bookworm/arm64`` runs cells in parallel. The tasks live
@@ -11,4 +11,6 @@ from kscribe.tasks import (  # noqa: F401
     task_build,
     task_matrix,
     task_provision,
+    task_summary,
+    task_trace,
 )

@@ -51,17 +51,21 @@ class Verdict:
         return "FAIL: " + "; ".join(self.reasons)
 
 
-def make_initramfs(dest: Path, busybox: Path, modules: list[Path], kscribectl: Path, *,
-                   workload: Path | None = None, record: list[str] | None = None) -> None:
-    """Write the boot test's initramfs to ``dest``.
+def make_initramfs(dest: Path, busybox: Path, modules: list[Path], programs: dict[str, Path],
+                   *, record: list[str] | None = None, dump_formats: bool = False,
+                   script: str = "init.sh.j2", context: dict | None = None) -> None:
+    """Write the boot test's initramfs to ``dest``: busybox, ``programs`` in /bin, modules.
 
-    With ``record`` (``kscribectl record`` options), ``/init`` also records ``workload``
+    With ``record`` (``kscribectl record`` options), ``/init`` also records the workload
     and writes the trace to the console between ``KSCRIBE-TRACE-BEGIN``/``-END`` lines
-    (a gzipped tar, base64): the serial line is the one channel every machine has.
+    (a gzipped tar, base64): the serial line is the one channel every machine has. With
+    ``dump_formats`` it also sends the kernel's ``sys_enter_*/format`` files. ``script``
+    names another /init template (the robustness and benchmark runs).
     """
     names = [m.stem for m in modules]
-    init = environment().get_template("init.sh.j2").render(
-        modules=names, record=shlex.join(record) if record is not None else None)
+    init = environment().get_template(script).render(
+        modules=names, record=shlex.join(record) if record is not None else None,
+        dump_formats=dump_formats, **(context or {}))
     e = initramfs
     entries = [e.folder(d) for d in ("bin", "dev", "etc", "lib", "lib/kscribe", "proc",
                                       "sys", "tmp", "root")]
@@ -70,13 +74,12 @@ def make_initramfs(dest: Path, busybox: Path, modules: list[Path], kscribectl: P
         e.chardev("dev/null", 1, 3, 0o666),
         e.file("init", init.encode(), 0o755),
         e.file("bin/busybox", busybox.read_bytes(), 0o755),
-        e.file("bin/kscribectl", kscribectl.read_bytes(), 0o755),
         e.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
                              b"nobody:x:65534:65534:nobody:/:/bin/sh\n"),
         e.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n"),
     ]
-    if workload is not None:
-        entries.append(e.file("bin/kscribe-workload", workload.read_bytes(), 0o755))
+    entries += [e.file(f"bin/{name}", path.read_bytes(), 0o755)
+                for name, path in sorted(programs.items())]
     entries += [e.file(f"lib/kscribe/{m.name}", m.read_bytes()) for m in modules]
     initramfs.write(dest, entries)
 
@@ -123,13 +126,19 @@ def judge(console: str) -> Verdict:
     return v
 
 
-def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path], kscribectl: Path,
-         outdir: Path, append: str = "", timeout: int = TIMEOUT_S,
-         workload: Path | None = None, record: list[str] | None = None) -> Verdict:
-    """Boot, run the boot test, write ``console.log`` and ``boot.json`` into ``outdir``."""
+def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
+         programs: dict[str, Path], outdir: Path, append: str = "", timeout: int = TIMEOUT_S,
+         record: list[str] | None = None, dump_formats: bool = False,
+         script: str = "init.sh.j2", context: dict | None = None,
+         judge_console=None) -> Verdict:
+    """Boot, run ``/init``, write ``console.log`` and ``boot.json`` into ``outdir``.
+
+    ``judge_console`` (default :func:`judge`) turns the console into the verdict.
+    """
     require(arch.qemu_binary, arch.qemu_package, f"to boot {arch.name} kernels")
     initrd = outdir / "initrd.cpio.gz"
-    make_initramfs(initrd, busybox, modules, kscribectl, workload=workload, record=record)
+    make_initramfs(initrd, busybox, modules, programs, record=record,
+                   dump_formats=dump_formats, script=script, context=context)
     argv = qemu_argv(arch, kernel, initrd, append)
     started = time.monotonic()
     try:
@@ -142,7 +151,7 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path], kscrib
         timed_out = True
     took = time.monotonic() - started
     atomic.write_text(outdir / "console.log", console)
-    v = judge(console)
+    v = (judge_console or judge)(console)
     if timed_out:
         v.ok = False
         v.reasons.append(f"QEMU did not power off within {timeout} s")

@@ -37,6 +37,8 @@ _KBUILD_ERR = re.compile(r"^(?:ERROR: |make(?:\[\d+\])?: \*\*\* )", re.M)
 GUEST_PROGRAMS = {
     "kscribectl": paths.KERNEL_MODULE / "tools/kscribectl.c",
     "kscribe-workload": paths.ROOT / "tests/guest/workload.c",
+    "kscribe-loop": paths.ROOT / "tests/guest/syscall-loop.c",
+    "kscribe-fuzz": paths.ROOT / "tests/guest/ioctl-fuzz.c",
 }
 
 # Environment of every build: fixed so that two builds give the same bytes.
@@ -119,16 +121,17 @@ def build_userspace(arch: Arch, name: str, source: Path, dest: Path) -> Path:
 
 def build(*, tree: KernelTree, arch: Arch, toolchain: Toolchain, outdir: Path,
           target: str, packages: dict | None = None, binds: tuple[Path, ...] = (),
-          clean: bool = False) -> BuildResult:
+          syscalls: list | None = None, clean: bool = False) -> BuildResult:
     """Render the sources, run kbuild, collect artifacts and write ``metadata.json``.
 
-    ``binds`` are the folders a chroot toolchain must see (the kernel tree's prefix).
+    ``binds`` are the folders a chroot toolchain must see (the kernel tree's prefix);
+    ``syscalls`` the target's syscall tables, for the syscall probe module.
     """
     require("make", why="to run kbuild")
     src = outdir / "src"
     if clean and src.exists():
         shutil.rmtree(src)
-    modules = render_sources(tree, src)
+    modules = render_sources(tree, src, target=target, arch=arch.name, syscalls=syscalls)
     argv = make_argv(tree, arch, src, toolchain)
     if toolchain.chroot is not None:
         toolchain.chroot.ensure()

@@ -52,3 +52,43 @@ def wrap_call(head: str, params: list[str], close: str = ")") -> list[str]:
 def c_string(text: str) -> str:
     """A C string literal of ``text``."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _split_args(text: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for c in text:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        if c == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(c)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def wrap_statement(statement: str, indent: str = "\t") -> list[str]:
+    """A statement at ``indent``, its widest call's arguments wrapped if the line is too long.
+
+    The call split is the outermost one whose arguments reach the end of the statement
+    (``x = f(a, b);``, ``if (!f(a, b))``), aligned on its parenthesis.
+    """
+    line = indent + statement
+    if width(line) <= MAX:
+        return [line]
+    for i, c in enumerate(statement):
+        if c != "(" or i == 0 or not (statement[i - 1].isalnum() or statement[i - 1] == "_"):
+            continue
+        depth = 0
+        for j in range(i, len(statement)):
+            depth += {"(": 1, ")": -1}.get(statement[j], 0)
+            if depth == 0:
+                break
+        close = statement[j:]
+        if close.strip(");") == "":
+            args = _split_args(statement[i + 1:j])
+            return wrap_call(indent + statement[:i + 1], args, close)
+    return [line]

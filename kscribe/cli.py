@@ -89,6 +89,14 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_stress(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import stress_target
+
+    v, trace = stress_target(args.target, settings)
+    print(f"{args.target}: {v.summary()} (tiny-buffer trace: {trace})")
+    return 0 if v.ok else 1
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline import boot_target, build_target
 
@@ -102,10 +110,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.kconfig import read_tree
     from kscribe.pipeline import outdir, prepare
     from kscribe.render import render_sources
+    from kscribe.syscalls import tables
 
     p = prepare(args.target, settings)
     dest = args.output or outdir(settings, p.target) / "generated"
-    modules = render_sources(read_tree(p.provisioned.kdir), dest)
+    modules = render_sources(read_tree(p.provisioned.kdir), dest, target=p.target.name,
+                             arch=p.target.arch.name, syscalls=tables(p, settings))
     print(f"{p.target}: {len(modules)} modules ({', '.join(modules)}) in {dest}")
     return 0
 
@@ -181,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--record", nargs=argparse.REMAINDER, help="kscribectl record options "
                     "(default: -e '*'), e.g. --record -e 'sched:*' -b 65536")
     sp.add_argument("--top", type=int, default=15, help="event types to list (default 15)")
+    sp = add("stress", cmd_stress, "the robustness run: load/record/unload cycles, random "
+             "ioctls, a tiny buffer, pausing, unloading, under a syscall load")
+    sp.add_argument("target", help=target_help)
     sp = add("boot", cmd_boot, "boot a target's kernel under QEMU and load the tracer")
     sp.add_argument("target", help=target_help)
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "

@@ -6,23 +6,26 @@ left (lock file, cache, build folder) unless told to refresh.
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kscribe import atomic
 from kscribe.boot import Verdict, boot
-from kscribe.build import BuildResult, build
+from kscribe.build import GUEST_PROGRAMS, BuildResult, build
 from kscribe.errors import KscribeError
 from kscribe.kconfig import read_tree
 from kscribe.provision import Provisioned, provision
 from kscribe.resolve import Resolved, resolve
 from kscribe.settings import Settings
+from kscribe.syscalls import tables as syscall_tables
 from kscribe.tables import Arch, get_arch
 from kscribe.target import Target, parse_target
 from kscribe.toolchain import HOST_ARCH, select
 from kscribe.trace import Event as TraceEvent
-from kscribe.trace import babeltrace, extract, parse
+from kscribe.trace import babeltrace, console_payload, extract, parse
 from kscribe.trace import summary as event_summary
 
 
@@ -57,7 +60,8 @@ def build_target(name: str, settings: Settings, toolchain: str = "auto",
     packages = {role: f"{d.name} {d.version}" for role, d in p.resolved.debs.items()}
     return build(tree=tree, arch=p.target.arch, toolchain=tc,
                  outdir=outdir(settings, p.target), target=p.target.name, packages=packages,
-                 binds=(p.provisioned.root,), clean=clean)
+                 binds=(p.provisioned.root,), syscalls=syscall_tables(p, settings),
+                 clean=clean)
 
 
 def build_kdir(kdir: Path, settings: Settings, arch: str | None = None,
@@ -80,6 +84,11 @@ def _built_modules(folder: Path) -> list[Path]:
     return [folder / f"{m}.ko" for m in meta["modules"]]
 
 
+def _programs(folder: Path) -> dict[str, Path]:
+    """The static guest programs built beside the modules."""
+    return {name: folder / name for name in GUEST_PROGRAMS}
+
+
 def boot_target(name: str, settings: Settings, modules_from: str | None = None,
                 append: str = "") -> Verdict:
     """Boot the target's kernel with the tracer built for it (or for ``modules_from``)."""
@@ -90,8 +99,8 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
     return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
-                busybox=p.provisioned.busybox, modules=modules,
-                kscribectl=src / "kscribectl", outdir=dest, append=append)
+                busybox=p.provisioned.busybox, modules=modules, programs=_programs(src),
+                outdir=dest, append=append)
 
 
 # What the end-to-end trace records by default: every tracepoint event and every syscall.
@@ -122,8 +131,8 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     run = folder / "trace-boot"
     run.mkdir(parents=True, exist_ok=True)
     v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=modules, kscribectl=folder / "kscribectl", outdir=run, append=append,
-             workload=folder / "kscribe-workload", record=record or DEFAULT_RECORD)
+             modules=modules, programs=_programs(folder), outdir=run, append=append,
+             record=record or DEFAULT_RECORD)
     if not v.ok:
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
@@ -135,3 +144,48 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     atomic.write_json(folder / "trace.json", {"target": name, "events": len(events),
                                               "per_type": summary, "boot": v.summary()})
     return TraceResult(v, trace_dir, folder / "trace.txt", events, summary)
+
+
+def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
+    """The argument names of every ``sys_enter_<syscall>`` event the booted kernel publishes.
+
+    Boots the target with the tracer loaded and reads
+    ``/sys/kernel/tracing/events/syscalls/sys_enter_*/format`` from the console: the
+    kernel's own account of its syscalls, to check the extracted tables against.
+    """
+    p = prepare(name, settings)
+    folder = outdir(settings, p.target)
+    run = folder / "formats-boot"
+    run.mkdir(parents=True, exist_ok=True)
+    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=_built_modules(folder), programs=_programs(folder), outdir=run,
+             dump_formats=True)
+    if not v.ok:
+        raise KscribeError(f"{name}: the boot failed: {'; '.join(v.reasons)}")
+    text = gzip.decompress(console_payload((run / "console.log").read_text(), "FORMATS"))
+    formats: dict[str, list[str]] = {}
+    for block in text.decode(errors="replace").split("== ")[1:]:
+        header, _, body = block.partition("\n")
+        syscall = header.split("/")[-2].removeprefix("sys_enter_")
+        fields = re.findall(r"field:[^;]*?(\w+)(?:\[\d*\])?;", body)
+        formats[syscall] = [f for f in fields if not f.startswith("common_")
+                            and f != "__syscall_nr"]
+    return formats
+
+
+def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path]:
+    """The robustness run of :mod:`kscribe.robustness` on the target; its tiny-buffer
+    trace is unpacked into ``stress/trace`` and must read with babeltrace2."""
+    from kscribe import robustness
+
+    p = prepare(name, settings)
+    folder = outdir(settings, p.target)
+    run = folder / "stress"
+    run.mkdir(parents=True, exist_ok=True)
+    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=_built_modules(folder), programs=_programs(folder), outdir=run,
+             script="stress.sh.j2", judge_console=robustness.judge, timeout=1200,
+             context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
+    trace = extract((run / "console.log").read_text(), run / "trace")
+    babeltrace(trace)
+    return v, trace

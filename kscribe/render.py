@@ -14,11 +14,13 @@ import jinja2
 
 from kscribe import atomic, paths
 from kscribe.errors import KscribeError
-from kscribe.cformat import c_string, wrap_call
+from kscribe.cformat import c_string, wrap_call, wrap_statement
 from kscribe.events import Subsystem, resolve
 from kscribe.kconfig import KernelTree
 from kscribe.payload import payload_c
 from kscribe.spec import load_all
+from kscribe.syscall_probes import recorders
+from kscribe.syscalls import SyscallTable
 from kscribe.tracepoints import parse_header
 
 CORE_FILES = {
@@ -30,11 +32,14 @@ CORE_FILES = {
 
 def environment() -> jinja2.Environment:
     """The Jinja environment of ``templates/``: strict about undefined names."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths.TEMPLATES),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    # "{{ statement | statement }}": one tab in, wrapped the kernel way when too long
+    env.filters["statement"] = lambda text: "\n".join(wrap_statement(text))
+    return env
 
 
 def _put(dest: Path, text: str) -> None:
@@ -75,11 +80,33 @@ def probe_context(sub: Subsystem, include_dir: Path) -> dict:
             "description": f"kscribe probes for {sub.spec.subsystem} tracepoints"}
 
 
-def render_sources(tree: KernelTree, dest: Path) -> list[str]:
+def syscall_context(tree: KernelTree, target: str, arch: str,
+                    tables: list[SyscallTable]) -> dict:
+    """The template context of the syscall probe module."""
+    ctx = recorders(tables, arch, 64 if tree.enabled("64BIT") else 32)
+    header = tree.srctree / "include/trace/events/syscalls.h"
+    hooks = parse_header(header)
+    protos = {}
+    for name in ("sys_enter", "sys_exit"):
+        if name not in hooks:
+            raise KscribeError(f"{header}: no {name} tracepoint found; its macros are not "
+                               "ones kscribe.tracepoints knows")
+        params = ["void *data"] + [f"{a.type} {a.name}".replace("* ", "*")
+                                   for a in hooks[name].args]
+        protos[name] = wrap_call(f"static void kscribe_{name}(", params)
+    uses_u32 = any("kscribe_user_u32" in line for f in ctx["functions"]
+                   for line in f.payload.prepare)
+    return {**ctx, "target": target, "enter_prototype": protos["sys_enter"],
+            "exit_prototype": protos["sys_exit"], "uses_user_u32": uses_u32}
+
+
+def render_sources(tree: KernelTree, dest: Path, *, target: str = "", arch: str = "",
+                   syscalls: list[SyscallTable] | None = None) -> list[str]:
     """Write the build folder's sources for ``tree`` into ``dest``; return the module names.
 
     A subsystem the target cannot have (its configuration, its headers) is left out with a
-    note on stderr, as is an optional field its prototype lacks.
+    note on stderr, as is an optional field its prototype lacks. ``syscalls`` (the
+    target's tables, every ABI) adds the syscall probe module.
     """
     env = environment()
     dest.mkdir(parents=True, exist_ok=True)
@@ -99,6 +126,16 @@ def render_sources(tree: KernelTree, dest: Path) -> list[str]:
         _put(dest / f"{name}.c", env.get_template("probe.c.j2").render(**context))
         modules.append(name)
         wanted.add(f"{name}.c")
+    if syscalls:
+        if not tree.enabled("HAVE_SYSCALL_TRACEPOINTS"):
+            print("  note: syscalls: left out, the target has no syscall tracepoints",
+                  file=sys.stderr)
+        else:
+            context = syscall_context(tree, target, arch, syscalls)
+            _put(dest / "kscribe_probe_syscalls.c",
+                 env.get_template("syscalls.c.j2").render(**context))
+            modules.append("kscribe_probe_syscalls")
+            wanted.add("kscribe_probe_syscalls.c")
     _put(dest / "Kbuild", env.get_template("Kbuild.j2").render(modules=modules))
     # a spec removed since the last render must not leave its module behind
     for stale in generated_sources(dest):

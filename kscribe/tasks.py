@@ -95,6 +95,46 @@ def task_boot():
         }
 
 
+def _print_trace_summary(target_name: str) -> None:
+    """Events per type of a target's last trace (``trace.json``), for the default task."""
+    import json
+
+    data = json.loads((_out(parse_target_name(target_name)) / "trace.json").read_text())
+    print(f"{target_name}: {data['events']} events traced ({data['boot']})")
+    for name, count in list(data["per_type"].items())[:12]:
+        print(f"  {count:8} {name}")
+
+
+def parse_target_name(name: str) -> Target:
+    from kscribe.target import parse_target
+
+    return parse_target(name)
+
+
+def task_trace():
+    """Record the guest workload under QEMU and read the CTF trace with babeltrace2."""
+    for t in all_targets():
+        yield {
+            "name": t.name,
+            "actions": [f"{KSCRIBE} trace {t.name}"],
+            "task_dep": [f"boot:{t.name}"],
+            "file_dep": [str(_out(t) / "metadata.json"), *_artifacts(t),
+                         str(paths.TEMPLATES / "init.sh.j2")],
+            "targets": [str(_out(t) / "trace.json"), str(_out(t) / "trace.txt")],
+            "verbosity": 2,
+        }
+
+
+def task_summary():
+    """The default target's trace, events per type (the end of a plain `doit`)."""
+    return {
+        "actions": [(_print_trace_summary, (DEFAULT_TARGET,))],
+        "task_dep": [f"trace:{DEFAULT_TARGET}"],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
 def matrix() -> dict[str, list[str]]:
     """The CI matrix of ``ci/matrix.toml``: cells to build and cells to boot."""
     import tomllib
@@ -113,7 +153,7 @@ def task_matrix():
 
 
 DOIT_CONFIG = {
-    "default_tasks": [f"boot:{DEFAULT_TARGET}"],
+    "default_tasks": ["summary"],
     "dep_file": str(_settings().out_dir / ".doit.db"),
     "backend": "json",
 }

@@ -22,7 +22,6 @@ from kscribe import atomic
 from kscribe.errors import KscribeError
 from kscribe.hosttools import require
 
-BEGIN, END = "KSCRIBE-TRACE-BEGIN", "KSCRIBE-TRACE-END"
 BABELTRACE_TIMEOUT_S = 120
 _LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): "
                    r"\{ cpu_id = (?P<cpu>\d+) \}, \{ ?(?P<fields>.*?) ?\}$")
@@ -38,18 +37,23 @@ class Event:
     fields: dict[str, object] = field(default_factory=dict)
 
 
+def console_payload(console: str, tag: str) -> bytes:
+    """The bytes sent between ``KSCRIBE-<tag>-BEGIN`` and ``-END`` lines, base64 decoded."""
+    begin, end = f"KSCRIBE-{tag}-BEGIN", f"KSCRIBE-{tag}-END"
+    try:
+        start = console.index(begin + "\n") + len(begin) + 1
+        stop = console.index("\n" + end, start)
+    except ValueError:
+        raise KscribeError(f"the console carries no {tag.lower()} ({begin}/END lines)") from None
+    try:
+        return base64.b64decode("".join(console[start:stop].split()), validate=True)
+    except binascii.Error as e:
+        raise KscribeError(f"the {tag.lower()} on the console is damaged: {e}") from None
+
+
 def extract(console: str, dest: Path) -> Path:
     """Unpack the trace sent over ``console`` into ``dest`` (replaced atomically)."""
-    try:
-        start = console.index(BEGIN + "\n") + len(BEGIN) + 1
-        stop = console.index("\n" + END, start)
-    except ValueError:
-        raise KscribeError("the console carries no trace (no KSCRIBE-TRACE-BEGIN/END)") from None
-    text = "".join(console[start:stop].split())
-    try:
-        blob = base64.b64decode(text, validate=True)
-    except binascii.Error as e:
-        raise KscribeError(f"the trace on the console is damaged: {e}") from None
+    blob = console_payload(console, "TRACE")
     with atomic.atomic_path(dest, directory=True) as tmp:
         try:
             with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
@@ -139,7 +143,20 @@ def _split(text: str) -> list[str]:
     return parts
 
 
+def _fields(text: str) -> dict[str, object]:
+    out = {}
+    for part in _split(text):
+        key, _, value = part.partition(" = ")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
 def _value(text: str) -> object:
+    if text.startswith("{") and text.endswith("}"):
+        return _fields(text[1:-1].strip())
+    if text.startswith("[") and text.endswith("]"):
+        inner = text[1:-1].strip()
+        return [_value(p.partition(" = ")[2].strip()) for p in _split(inner)] if inner else []
     if text.startswith('"') and text.endswith('"'):
         return text[1:-1].encode().decode("unicode_escape")
     if text.startswith("( "):  # enumeration: ( "LABEL" : container = 3 )
@@ -158,10 +175,7 @@ def parse(text: str) -> list[Event]:
         m = _LINE.match(line)
         if not m:
             continue
-        fields = {}
-        for part in _split(m["fields"]):
-            key, _, value = part.partition(" = ")
-            fields[key.strip()] = _value(value.strip())
+        fields = _fields(m["fields"])
         sec, _, frac = m["ts"].partition(".")
         ts = int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
         events.append(Event(ts, m["name"], int(m["cpu"]), fields))

@@ -24,6 +24,8 @@ _EVENT_MACROS = {
     "DECLARE_TRACE": (0, None),
     "DECLARE_TRACE_CONDITION": (0, None),
     "DECLARE_TRACE_EVENT": (0, None),
+    "DECLARE_TRACE_SYSCALL": (0, None),
+    "TRACE_EVENT_SYSCALL": (0, None),
     "DEFINE_EVENT": (1, 0),
     "DEFINE_EVENT_FN": (1, 0),
     "DEFINE_EVENT_PRINT": (1, 0),

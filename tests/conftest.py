@@ -36,7 +36,7 @@ def _archive_error() -> str | None:
         return f"Debian's archive is unreachable ({e})"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def network() -> None:
     """Skip (or fail, in CI) when Debian's archive cannot be reached."""
     err = _archive_error()
@@ -44,7 +44,7 @@ def network() -> None:
         _unavailable(err)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def root() -> None:
     """Skip (or fail, in CI) when not root: chroots need it."""
     if os.geteuid() != 0:

@@ -27,6 +27,7 @@
 #include <linux/kernel.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -222,6 +223,62 @@ void *kscribe_scratch(void)
 EXPORT_SYMBOL_GPL(kscribe_scratch);
 
 /**
+ * kscribe_copy_user - copy user memory in any context, zeros if it faults
+ * @dst:	kernel buffer of @len bytes
+ * @src:	user address
+ * @len:	bytes to copy
+ *
+ * For probe functions: never sleeps, never takes a page fault. Memory that
+ * is not mapped right now reads as zeros, so that the record stays well
+ * formed.
+ *
+ * Return: true if the bytes were copied, false if @dst was zeroed.
+ */
+bool kscribe_copy_user(void *dst, const void __user *src, size_t len)
+{
+	if (!copy_from_user_nofault(dst, src, len))
+		return true;
+	memset(dst, 0, len);
+	return false;
+}
+EXPORT_SYMBOL_GPL(kscribe_copy_user);
+
+/**
+ * kscribe_copy_user_string - copy a user string in any context, bounded
+ * @dst:	kernel buffer of @size bytes
+ * @src:	user address of a NUL-terminated string
+ * @size:	most bytes stored in @dst, the terminating NUL included
+ *
+ * strncpy_from_user_nofault() is not exported to modules: this copies
+ * with copy_from_user_nofault() in pieces that never cross a page, so that
+ * a string ending just before an unmapped page is still read whole. A
+ * string longer than @size - 1 bytes is cut; an unreadable one is "".
+ *
+ * Return: bytes stored in @dst, the terminating NUL included (at least 1).
+ */
+size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size)
+{
+	size_t done = 0;
+
+	while (done + 1 < size) {
+		unsigned long addr = (unsigned long)src + done;
+		size_t chunk = min_t(size_t, size - 1 - done,
+				     PAGE_SIZE - offset_in_page(addr));
+		char *end;
+
+		if (copy_from_user_nofault(dst + done, src + done, chunk))
+			break;
+		end = memchr(dst + done, '\0', chunk);
+		if (end)
+			return end - dst + 1;
+		done += chunk;
+	}
+	dst[done] = '\0';
+	return done + 1;
+}
+EXPORT_SYMBOL_GPL(kscribe_copy_user_string);
+
+/**
  * __kscribe_record_begin - reserve a record; see kscribe_record_begin()
  * @event:	the event, recorded by @recording
  * @recording:	the running recording
@@ -289,14 +346,29 @@ static u64 kscribe_event_hits(const struct kscribe_event *event)
 	return total;
 }
 
-/* The system call name of a syscall event, else NULL. */
-static const char *kscribe_syscall_name(const struct kscribe_event *event)
+/* "syscall_entry_" or "syscall_exit_" for a syscall event, else NULL. */
+static const char *kscribe_syscall_prefix(const struct kscribe_event *event)
 {
 	if (event->flags & KSCRIBE_EVENT_SYSCALL_ENTRY)
-		return event->name + strlen(KSCRIBE_ENTRY_PREFIX);
+		return KSCRIBE_ENTRY_PREFIX;
 	if (event->flags & KSCRIBE_EVENT_SYSCALL_EXIT)
-		return event->name + strlen(KSCRIBE_EXIT_PREFIX);
+		return KSCRIBE_EXIT_PREFIX;
 	return NULL;
+}
+
+/*
+ * The system call name of a syscall event, else NULL. Events of a compat
+ * ABI put the ABI first: "ia32_syscall_entry_openat" is "openat" too.
+ */
+static const char *kscribe_syscall_name(const struct kscribe_event *event)
+{
+	const char *prefix = kscribe_syscall_prefix(event);
+	const char *at;
+
+	if (!prefix)
+		return NULL;
+	at = strstr(event->name, prefix);
+	return at ? at + strlen(prefix) : NULL;
 }
 
 static bool kscribe_name_ok(const char *name)
@@ -307,19 +379,15 @@ static bool kscribe_name_ok(const char *name)
 
 static int kscribe_event_check(const struct kscribe_event *event)
 {
-	const char *prefix = NULL;
+	const char *syscall;
 
 	if (!kscribe_name_ok(event->name) || !event->fields ||
 	    strnlen(event->fields, KSCRIBE_FIELDS_MAX) >= KSCRIBE_FIELDS_MAX ||
 	    (event->flags & ~KSCRIBE_SYSCALL_FLAGS) ||
 	    (event->flags & KSCRIBE_SYSCALL_FLAGS) == KSCRIBE_SYSCALL_FLAGS)
 		return -EINVAL;
-	if (event->flags & KSCRIBE_EVENT_SYSCALL_ENTRY)
-		prefix = KSCRIBE_ENTRY_PREFIX;
-	else if (event->flags & KSCRIBE_EVENT_SYSCALL_EXIT)
-		prefix = KSCRIBE_EXIT_PREFIX;
-	if (prefix && (strncmp(event->name, prefix, strlen(prefix)) ||
-		       !event->name[strlen(prefix)]))
+	syscall = kscribe_syscall_name(event);
+	if (kscribe_syscall_prefix(event) && (!syscall || !syscall[0]))
 		return -EINVAL;
 	return 0;
 }
@@ -1039,11 +1107,13 @@ static bool kscribe_event_match(const struct kscribe_event *event,
 
 static long kscribe_ioctl_enable(struct kscribe_session *session, void __user *uarg)
 {
-	const u32 known = KSCRIBE_ENABLE_DISABLE | KSCRIBE_ENABLE_ALL_SYSCALLS;
+	const u32 known = KSCRIBE_ENABLE_DISABLE | KSCRIBE_ENABLE_ALL_SYSCALLS |
+			  KSCRIBE_ENABLE_RUNNING;
+	struct kscribe_recording *recording = NULL;
 	struct kscribe_enable arg;
 	struct kscribe_probe *probe;
 	char *probe_pattern = NULL, *pattern, *colon;
-	bool all_syscalls, disable;
+	bool all_syscalls, disable, running;
 	unsigned int i;
 	u32 count = 0;
 	long ret = 0;
@@ -1052,6 +1122,7 @@ static long kscribe_ioctl_enable(struct kscribe_session *session, void __user *u
 		return -EFAULT;
 	all_syscalls = arg.flags & KSCRIBE_ENABLE_ALL_SYSCALLS;
 	disable = arg.flags & KSCRIBE_ENABLE_DISABLE;
+	running = arg.flags & KSCRIBE_ENABLE_RUNNING;
 	if ((arg.flags & ~known) ||
 	    strnlen(arg.pattern, sizeof(arg.pattern)) == sizeof(arg.pattern) ||
 	    all_syscalls == !!arg.pattern[0])
@@ -1068,21 +1139,35 @@ static long kscribe_ioctl_enable(struct kscribe_session *session, void __user *u
 	}
 
 	mutex_lock(&kscribe_lock);
-	if (kscribe_running_session == session) {
+	if (running) {
+		/* only what the recording records: its metadata is already written */
+		recording = kscribe_running;
+		if (!recording) {
+			ret = -ENOENT;
+			goto unlock;
+		}
+	} else if (kscribe_running_session == session) {
 		ret = -EBUSY;
 		goto unlock;
 	}
 	list_for_each_entry(probe, &kscribe_probes, list) {
 		for (i = 0; i < probe->nr_events; i++) {
-			const struct kscribe_event *event = &probe->events[i];
+			struct kscribe_event *event = &probe->events[i];
 
 			if (all_syscalls ? !(event->flags & KSCRIBE_SYSCALL_FLAGS) :
 			    !kscribe_event_match(event, probe_pattern, pattern))
 				continue;
-			if (disable)
+			if (recording) {
+				if (!test_bit(event->id, recording->recorded))
+					continue;
+				/* the probe sees it at its next kscribe_record_begin() */
+				smp_store_release(&event->recording,
+						  disable ? NULL : recording);
+			} else if (disable) {
 				clear_bit(event->id, session->selected);
-			else
+			} else {
 				set_bit(event->id, session->selected);
+			}
 			count++;
 		}
 	}

@@ -132,6 +132,8 @@ bool __kscribe_record_begin(struct kscribe_event *event,
 			    struct kscribe_record *rec);
 void kscribe_record_end(struct kscribe_record *rec);
 void *kscribe_scratch(void);
+bool kscribe_copy_user(void *dst, const void __user *src, size_t len);
+size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size);
 
 /**
  * kscribe_event_recorded - is the event recorded right now?

@@ -51,6 +51,9 @@ static void usage(FILE *out)
 		"  status     print the state of the tracer\n"
 		"  stats      print every event's hits and the current recording's counters\n"
 		"  stop       stop the running recording\n"
+		"  pause PATTERN, resume PATTERN\n"
+		"             stop or go on recording the events of the running recording\n"
+		"             that PATTERN matches (as for record -e)\n"
 		"  record [-e PATTERN]... [--all-syscalls] [-b BYTES_PER_CPU] [--overwrite]\n"
 		"         -o DIR -- COMMAND [ARGS]...\n"
 		"             record the selected events (default: all) while COMMAND runs,\n"
@@ -234,6 +237,26 @@ static int cmd_stop(int fd)
 	return 0;
 }
 
+/* pause/resume: deselect or reselect events of the running recording. */
+static int toggle(int fd, const char *pattern, bool resume)
+{
+	struct kscribe_enable arg = {
+		.flags = KSCRIBE_ENABLE_RUNNING | (resume ? 0 : KSCRIBE_ENABLE_DISABLE),
+	};
+
+	if (strlen(pattern) >= sizeof(arg.pattern))
+		return fail("pattern too long: %s", pattern);
+	strcpy(arg.pattern, pattern);
+	if (ioctl(fd, KSCRIBE_IOCTL_ENABLE, &arg) < 0) {
+		if (errno == ENOENT)
+			return fail("no running recording records events matching '%s'",
+				    pattern);
+		return error("KSCRIBE_IOCTL_ENABLE");
+	}
+	printf("%s %u events\n", resume ? "resumed" : "paused", arg.count);
+	return 0;
+}
+
 /* ---- record ---- */
 
 struct event_desc {
@@ -270,7 +293,7 @@ struct recorder {
 	unsigned char *known;	/* known[id]: id has metadata */
 	struct cpu_stream *streams;
 	unsigned int nr_streams;
-	bool busy;		/* the last drain filled a whole read: drain again now */
+	bool busy;		/* the last drain read a lot: drain again now */
 	unsigned char *readbuf;
 };
 
@@ -382,7 +405,7 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 
 	while (s->fd >= 0) {
 		n = read(s->fd, r->readbuf, READ_SIZE);
-		if (n == READ_SIZE)
+		if (n > READ_SIZE / 2)
 			r->busy = true;
 		if (n < 0) {
 			if (errno == EINTR)
@@ -411,6 +434,14 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 				return 1;
 			}
 		}
+		/*
+		 * A read that came back less than half full took what the
+		 * buffer held: stop there. Reading on would chase the records
+		 * of our own reads (when syscalls are traced) for ever; they
+		 * wait for the next round.
+		 */
+		if (n <= READ_SIZE / 2)
+			return 0;
 	}
 	return 0;
 }
@@ -919,6 +950,11 @@ int main(int argc, char **argv)
 		cmd = cmd_status;
 	} else if (!strcmp(argv[1], "stop")) {
 		cmd = cmd_stop;
+	} else if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume")) {
+		if (argc != 3) {
+			usage(stderr);
+			return 1;
+		}
 	} else if (strcmp(argv[1], "record")) {
 		fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
 		usage(stderr);
@@ -932,7 +968,12 @@ int main(int argc, char **argv)
 	fd = open_device();
 	if (fd < 0)
 		return 1;
-	ret = cmd ? cmd(fd) : cmd_record(fd, argc - 1, argv + 1);
+	if (cmd)
+		ret = cmd(fd);
+	else if (argc == 3 && strcmp(argv[1], "record"))
+		ret = toggle(fd, argv[2], !strcmp(argv[1], "resume"));
+	else
+		ret = cmd_record(fd, argc - 1, argv + 1);
 	close(fd);
 	if (fflush(stdout) == EOF)
 		return error("stdout");

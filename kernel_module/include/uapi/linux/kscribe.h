@@ -57,6 +57,8 @@
 /* kscribe_enable.flags */
 #define KSCRIBE_ENABLE_DISABLE		0x1U	/* deselect instead of select */
 #define KSCRIBE_ENABLE_ALL_SYSCALLS	0x2U	/* all syscall events; empty pattern */
+/* pause (with DISABLE) or resume events of the running recording, from any session */
+#define KSCRIBE_ENABLE_RUNNING		0x4U
 
 /* kscribe_stream_open.flags */
 #define KSCRIBE_STREAM_NONBLOCK	0x1U	/* read() does not wait: -EAGAIN */
@@ -135,7 +137,7 @@ struct kscribe_event_metadata {
 
 /**
  * struct kscribe_enable - KSCRIBE_IOCTL_ENABLE argument; -ENOENT when nothing
- *	matches, -EBUSY while the session records.
+ *	matches, -EBUSY while the session records (unless KSCRIBE_ENABLE_RUNNING).
  * @flags:	in: KSCRIBE_ENABLE_*
  * @count:	out: number of events matched
  * @pattern:	in: "probe:event" or "event", shell globs allowed; a syscall

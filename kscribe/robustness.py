@@ -1,0 +1,76 @@
+"""The robustness run: the tracer under stress in a booted kernel, judged from the console.
+
+``templates/stress.sh.j2`` is the guest's ``/init``: with a syscall load on every CPU it
+loads, records and unloads the tracer many times, sends thousands of random ioctls, records
+into a tiny buffer (losses must be counted exactly and the trace still read), pauses and
+resumes events while recording, and tries to unload while a recording runs. Any kernel
+warning fails the run, as in the boot test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kscribe.boot import KERNEL_PROBLEMS, Verdict
+
+CYCLES = 50
+IOCTLS = 10_000
+_CHECK = re.compile(r"^KSCRIBE-CHECK (\S+) (\S+)\s*$", re.M)
+_LOSS = re.compile(r"^kscribectl: cpu(\d+): (\d+) events, (\d+) discarded "
+                   r"\(kernel: (\d+) written, (\d+) lost\)(.*)$", re.M)
+
+
+@dataclass
+class StressReport:
+    """What the stress run printed, check by check."""
+
+    checks: dict[str, str] = field(default_factory=dict)
+    losses: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+
+
+def report(console: str) -> StressReport:
+    """The checks and per-CPU loss lines of a stress run's console."""
+    r = StressReport(checks=dict(_CHECK.findall(console)))
+    r.losses = [tuple(int(x) for x in m[:5]) for m in _LOSS.findall(console)]
+    return r
+
+
+def judge(console: str) -> Verdict:
+    """Every check as expected and no kernel warning."""
+    r = report(console)
+    expected = {
+        "cycles": f"{CYCLES}/{CYCLES}",
+        "tiny-rc": "0",
+        "toggle-rc": "0",
+        "rmmod-probe-while-recording": "1",
+        "rmmod-core-while-recording": "1",
+        "recording-after-rmmod-attempts": "0",
+        "unload": "0",
+    }
+    v = Verdict(ok=True)
+    if not re.search(r"^KSCRIBE-BEGIN ", console, re.M):
+        v.reasons.append("/init never ran")
+    for name, want in expected.items():
+        got = r.checks.get(name)
+        if got != want:
+            v.reasons.append(f"check {name}: {got or 'missing'}, expected {want}")
+    accepted = r.checks.get("fuzz-accepted", "")
+    if not accepted.isdigit() or int(accepted) == 0:
+        v.reasons.append(f"the ioctl fuzzer reached no valid command (accepted: "
+                         f"{accepted or 'missing'})")
+    if "load-failed" in r.checks:
+        v.reasons.append("loading the modules failed after the cycles")
+    tiny = r.losses[:2]
+    if not tiny or not any(lost for *_, lost in tiny):
+        v.reasons.append("the tiny buffer lost nothing: the loss path was not exercised")
+    for cpu, events, discarded, written, lost in tiny:
+        if discarded != lost or events != written:
+            v.reasons.append(f"cpu{cpu}: trace says {events} events/{discarded} discarded, "
+                             f"kernel {written} written/{lost} lost")
+    for line in KERNEL_PROBLEMS.findall(console):
+        v.reasons.append(f"kernel: {line.strip()}")
+    if "KSCRIBE-END" not in console:
+        v.reasons.append("/init did not finish (no KSCRIBE-END)")
+    v.ok = not v.reasons
+    return v

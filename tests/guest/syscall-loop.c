@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kscribe-loop: make cheap system calls and say how long each took.
+ *
+ *   kscribe-loop N          N calls as fast as possible:
+ *                           "LOOP calls=N ns_per_call=X"
+ *   kscribe-loop -r RATE S  RATE calls per second for S seconds:
+ *                           "LOOP rate=RATE calls=N"
+ *   kscribe-loop -f         for ever (a background load)
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH_NS	1000000LL	/* pace in 1 ms batches */
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void paced(long long rate, long long seconds)
+{
+	long long start = now_ns(), end = start + seconds * 1000000000LL;
+	long long done = 0, due, t;
+	struct timespec nap = { 0, 0 };
+
+	while ((t = now_ns()) < end) {
+		due = (t - start) * rate / 1000000000LL;
+		while (done < due) {
+			syscall(SYS_getppid);
+			done++;
+		}
+		nap.tv_nsec = BATCH_NS;
+		nanosleep(&nap, NULL);
+	}
+	printf("LOOP rate=%lld calls=%lld\n", rate, done);
+}
+
+int main(int argc, char **argv)
+{
+	long long start, n, i;
+
+	if (argc > 1 && !strcmp(argv[1], "-f")) {
+		for (;;)
+			syscall(SYS_getppid);
+	}
+	if (argc > 3 && !strcmp(argv[1], "-r")) {
+		paced(atoll(argv[2]), atoll(argv[3]));
+		return 0;
+	}
+	n = argc > 1 ? atoll(argv[1]) : 100000;
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	printf("LOOP calls=%lld ns_per_call=%lld\n", n, (now_ns() - start) / n);
+	return 0;
+}

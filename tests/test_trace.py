@@ -1,0 +1,138 @@
+"""End to end in booted kernels: record the guest workload, read the trace with babeltrace2.
+
+The workload (tests/guest/workload.c) prints what it did; the trace must say the same: the
+file it opened, the bytes it wrote, the fork it made. Cells: an old kernel natively
+(bookworm/amd64), the newest (sid/arm64, chroot toolchain, cross) and riscv64 (trixie).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from kscribe.errors import KscribeError
+from kscribe.pipeline import build_target, syscall_formats, trace_target
+from kscribe.syscalls import tables
+from kscribe.pipeline import prepare
+from kscribe.trace import babeltrace, parse
+
+from .conftest import need_tool
+
+pytestmark = pytest.mark.usefixtures("network")
+CELLS = {"bookworm/amd64": "qemu-system-x86_64", "sid/arm64": "qemu-system-aarch64",
+         "trixie/riscv64": "qemu-system-riscv64"}
+
+
+@pytest.fixture(scope="module", params=list(CELLS))
+def traced(request, settings):
+    need_tool(CELLS[request.param])
+    need_tool("babeltrace2")
+    if request.param != "bookworm/amd64":
+        request.getfixturevalue("root")  # chroot toolchains
+    build_target(request.param, settings)
+    res = trace_target(request.param, settings)
+    console = (res.trace.parent / "trace-boot/console.log").read_text()
+    printed = dict(re.findall(r"^WORKLOAD (\w+)=(\S+)", console, re.M))
+    fork = re.search(r"^WORKLOAD fork parent=(\d+) child=(\d+)", console, re.M)
+    return request.param, res, console, printed, fork
+
+
+def test_openat_carries_the_file_name(traced):
+    _, res, _, printed, _ = traced
+    opens = [e for e in res.events if e.name == "syscall_entry_openat"
+             and e.fields.get("filename") == printed["file"]]
+    assert len(opens) == 1, printed
+    assert opens[0].fields["dfd"] == -100  # AT_FDCWD
+
+
+def test_write_carries_the_count(traced):
+    _, res, _, printed, _ = traced
+    writes = [e for e in res.events if e.name == "syscall_entry_write"
+              and e.fields.get("count") == int(printed["write"])]
+    assert writes
+    exits = [e for e in res.events if e.name == "syscall_exit_write"
+             and e.fields.get("ret") == int(printed["write"])]
+    assert exits
+
+
+def test_fork_links_the_printed_pids(traced):
+    _, res, _, _, fork = traced
+    forks = [e for e in res.events if e.name == "sched_process_fork"
+             and e.fields["parent_pid"] == int(fork[1]) and e.fields["child_pid"] == int(fork[2])]
+    assert len(forks) == 1
+    execs = [e for e in res.events if e.name == "sched_process_exec"
+             and e.fields["tid"] == int(fork[2])]
+    assert execs and execs[0].fields["filename"] == "/bin/true"
+
+
+def test_sleep_and_send_are_decoded(traced):
+    _, res, _, printed, _ = traced
+    sleeps = [e for e in res.events if e.name in ("syscall_entry_nanosleep",
+                                                 "syscall_entry_clock_nanosleep")
+              and e.fields["rqtp"] == {"tv_sec": 0, "tv_nsec": int(printed["sleep_ns"])}]
+    assert sleeps
+    sends = [e for e in res.events if e.name == "syscall_entry_sendto"
+             and e.fields["len"] == int(printed["send"])]
+    assert sends
+
+
+def test_sched_switch_on_every_cpu(traced):
+    _, res, _, _, _ = traced
+    assert {e.cpu for e in res.events if e.name == "sched_switch"} == {0, 1}
+
+
+def test_no_event_lost_and_counts_agree(traced):
+    _, _, console, _, _ = traced
+    lines = re.findall(r"^kscribectl: cpu(\d+): (\d+) events, (\d+) discarded "
+                       r"\(kernel: (\d+) written, (\d+) lost\)$", console, re.M)
+    trace_lines = lines[-2:]  # the workload's recording comes last
+    assert len(trace_lines) == 2
+    for _cpu, events, discarded, written, lost in trace_lines:
+        assert discarded == lost == "0" and events == written
+
+
+def test_timestamps_never_go_backwards_within_a_stream(traced, tmp_path):
+    _, res, _, _, _ = traced
+    streams = sorted(p.name for p in res.trace.iterdir() if p.name.startswith("stream_"))
+    assert len(streams) == 2
+    for stream in streams:
+        one = tmp_path / stream
+        one.mkdir()
+        shutil.copy(res.trace / "metadata", one / "metadata")
+        shutil.copy(res.trace / stream, one / stream)
+        stamps = [e.ts for e in parse(babeltrace(one))]
+        assert stamps and stamps == sorted(stamps), stream
+
+
+def test_truncated_or_corrupted_stream_is_a_clear_error(traced, tmp_path):
+    _, res, _, _, _ = traced
+    broken = tmp_path / "trace"
+    shutil.copytree(res.trace, broken)
+    stream = broken / "stream_0"
+    data = stream.read_bytes()
+    stream.write_bytes(data[: len(data) // 2 + 3])
+    with pytest.raises(KscribeError, match=r"babeltrace2 cannot read the trace: "):
+        babeltrace(broken)
+    stream.write_bytes(b"\xff" * 64 + data[64:])
+    with pytest.raises(KscribeError, match=r"babeltrace2 cannot read the trace: "):
+        babeltrace(broken)
+
+
+@pytest.mark.parametrize("target", ["bookworm/amd64", "bookworm/arm64"])
+def test_syscall_tables_agree_with_the_booted_kernel(settings, target):
+    need_tool(CELLS["sid/arm64" if target.endswith("arm64") else "bookworm/amd64"])
+    build_target(target, settings)
+    formats = syscall_formats(target, settings)
+    native = tables(prepare(target, settings))[0]
+    ours = {}
+    for sc in native.syscalls:
+        for name in (sc.name, sc.symbol.removeprefix("sys_"), *sc.aliases):
+            ours.setdefault(name, sc)
+    assert len(formats) > 250
+    missing = sorted(set(formats) - set(ours))
+    assert not missing, missing
+    for name, args in formats.items():
+        assert [a.name for a in ours[name].args] == args, name
