@@ -54,19 +54,34 @@ def c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _split_args(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+def split_top_level(text: str) -> list[str]:
+    """Split ``text`` on the commas outside brackets and string literals.
+
+    Serves C argument lists (``f(a, g(b, c))``) and babeltrace2's field lists alike.
+    """
+    parts, cur, depth, quoted, escaped = [], [], 0, False, False
     for c in text:
-        if c in "([{":
+        cur.append(c)
+        if quoted:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                quoted = False
+            continue
+        if c == '"':
+            quoted = True
+        elif c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-        if c == "," and depth == 0:
+        elif c == "," and depth == 0:
+            cur.pop()
             parts.append("".join(cur).strip())
             cur = []
-        else:
-            cur.append(c)
-    parts.append("".join(cur).strip())
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
     return parts
 
 
@@ -89,6 +104,6 @@ def wrap_statement(statement: str, indent: str = "\t") -> list[str]:
                 break
         close = statement[j:]
         if close.strip(");") == "":
-            args = _split_args(statement[i + 1:j])
+            args = split_top_level(statement[i + 1:j])
             return wrap_call(indent + statement[:i + 1], args, close)
     return [line]

@@ -84,6 +84,18 @@ def _built_modules(folder: Path) -> list[Path]:
     return [folder / f"{m}.ko" for m in meta["modules"]]
 
 
+def guest_run(name: str, settings: Settings, run: str, **kw) -> tuple[Verdict, Path]:
+    """Boot the target with its built tracer, ``boot()`` options ``kw``, console and
+    verdict in ``out/<target>/<run>``; returns the verdict and that folder."""
+    p = prepare(name, settings)
+    folder = outdir(settings, p.target)
+    dest = folder / run
+    dest.mkdir(parents=True, exist_ok=True)
+    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=_built_modules(folder), programs=_programs(folder), outdir=dest, **kw)
+    return v, dest
+
+
 def _programs(folder: Path) -> dict[str, Path]:
     """The static guest programs built beside the modules."""
     return {name: folder / name for name in GUEST_PROGRAMS}
@@ -125,14 +137,9 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     Leaves ``trace/`` (CTF), ``trace.txt`` (babeltrace2's text) and ``trace.json`` (the
     boot verdict and events per type) beside the build's ``metadata.json``.
     """
-    p = prepare(name, settings)
-    folder = outdir(settings, p.target)
-    modules = _built_modules(folder)
-    run = folder / "trace-boot"
-    run.mkdir(parents=True, exist_ok=True)
-    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=modules, programs=_programs(folder), outdir=run, append=append,
-             record=record or DEFAULT_RECORD)
+    v, run = guest_run(name, settings, "trace-boot", append=append,
+                       record=record or DEFAULT_RECORD)
+    folder = run.parent
     if not v.ok:
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
@@ -153,13 +160,7 @@ def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
     ``/sys/kernel/tracing/events/syscalls/sys_enter_*/format`` from the console: the
     kernel's own account of its syscalls, to check the extracted tables against.
     """
-    p = prepare(name, settings)
-    folder = outdir(settings, p.target)
-    run = folder / "formats-boot"
-    run.mkdir(parents=True, exist_ok=True)
-    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=_built_modules(folder), programs=_programs(folder), outdir=run,
-             dump_formats=True)
+    v, run = guest_run(name, settings, "formats-boot", dump_formats=True)
     if not v.ok:
         raise KscribeError(f"{name}: the boot failed: {'; '.join(v.reasons)}")
     text = gzip.decompress(console_payload((run / "console.log").read_text(), "FORMATS"))
@@ -178,14 +179,9 @@ def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path]:
     trace is unpacked into ``stress/trace`` and must read with babeltrace2."""
     from kscribe import robustness
 
-    p = prepare(name, settings)
-    folder = outdir(settings, p.target)
-    run = folder / "stress"
-    run.mkdir(parents=True, exist_ok=True)
-    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=_built_modules(folder), programs=_programs(folder), outdir=run,
-             script="stress.sh.j2", judge_console=robustness.judge, timeout=1200,
-             context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
+    v, run = guest_run(name, settings, "stress", script="stress.sh.j2",
+                       judge_console=robustness.judge, timeout=1200,
+                       context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
     trace = extract((run / "console.log").read_text(), run / "trace")
     babeltrace(trace)
     return v, trace

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kscribe import atomic
+from kscribe.cformat import split_top_level
 from kscribe.errors import KscribeError
 from kscribe.hosttools import require
 
@@ -114,38 +115,9 @@ def _babeltrace_cause(stderr: str) -> str:
     return (lines[-1] if lines else "no message")[:300]
 
 
-def _split(text: str) -> list[str]:
-    """Split ``a = 1, b = "x, y", c = [ ... ]`` on the top-level commas."""
-    parts, depth, cur, quoted, escape = [], 0, [], False, False
-    for c in text:
-        if quoted:
-            cur.append(c)
-            if escape:
-                escape = False
-            elif c == "\\":
-                escape = True
-            elif c == '"':
-                quoted = False
-            continue
-        if c == '"':
-            quoted = True
-        elif c in "[{(":
-            depth += 1
-        elif c in "]})":
-            depth -= 1
-        if c == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(c)
-    if "".join(cur).strip():
-        parts.append("".join(cur).strip())
-    return parts
-
-
 def _fields(text: str) -> dict[str, object]:
     out = {}
-    for part in _split(text):
+    for part in split_top_level(text):
         key, _, value = part.partition(" = ")
         out[key.strip()] = _value(value.strip())
     return out
@@ -156,7 +128,7 @@ def _value(text: str) -> object:
         return _fields(text[1:-1].strip())
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1].strip()
-        return [_value(p.partition(" = ")[2].strip()) for p in _split(inner)] if inner else []
+        return [_value(p.partition(" = ")[2].strip()) for p in split_top_level(inner)] if inner else []
     if text.startswith('"') and text.endswith('"'):
         return text[1:-1].encode().decode("unicode_escape")
     if text.startswith("( "):  # enumeration: ( "LABEL" : container = 3 )

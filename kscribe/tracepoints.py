@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kscribe.cformat import split_top_level
 from kscribe.errors import KscribeError
 
 # macro -> (position of the event name, position of the class name or None)
@@ -74,29 +75,11 @@ def _balanced(text: str, start: int) -> int:
     raise ValueError("unbalanced parentheses")
 
 
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses or braces."""
-    parts, depth, cur = [], 0, []
-    for c in text:
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        if c == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(c)
-    if "".join(cur).strip():
-        parts.append("".join(cur).strip())
-    return parts
-
-
 def _parse_proto(text: str) -> tuple[Arg, ...]:
     """``TP_PROTO(a, b)`` -> Args; ``void`` is no argument."""
     inner = text[text.index("(") + 1:text.rindex(")")]
     args = []
-    for decl in _split_top(" ".join(inner.split())):
+    for decl in split_top_level(" ".join(inner.split())):
         if decl == "void":
             continue
         names = _IDENT_RE.findall(decl)
@@ -122,7 +105,7 @@ def parse_header(path: Path) -> dict[str, Tracepoint]:
             body = text[open_at + 1:_balanced(text, open_at) - 1]
         except ValueError:
             continue
-        parts = _split_top(body)
+        parts = split_top_level(body)
         proto = next((p for p in parts if p.startswith("TP_PROTO")), None)
         line = text.count("\n", 0, m.start()) + 1
         if macro == _CLASS_MACRO:
