@@ -48,6 +48,7 @@ def add_commands(add) -> None:
     sp.add_argument("--coverage", action="store_true", help="per ABI: how many syscalls "
                     "have typed arguments, and which have the generic record and why")
     sp.add_argument("--headers-only", action="store_true", help="do not use the "
-                    "linux-source package for prototypes the headers lack")
+                    "linux-source package (the prototypes the headers lack, and the argument "
+                    "names of the SYSCALL_DEFINE definitions that tracefs shows)")
     sp.add_argument("-v", "--verbose", action="store_true", help="notes and timings on "
                     "stderr")

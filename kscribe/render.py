@@ -38,7 +38,8 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     # "{{ statement | statement }}": one tab in, wrapped the kernel way when too long
-    env.filters["statement"] = lambda text: "\n".join(wrap_statement(text))
+    env.filters["statement"] = lambda text, depth=1: "\n".join(wrap_statement(text,
+                                                                             "\t" * depth))
     return env
 
 

@@ -6,7 +6,10 @@
   preprocessor than the extraction, which uses the kernel headers and the target's cross gcc;
 * entry symbols: the BTF of the ``vmlinux`` that 6.12+ header packages ship (function names
   of the real kernel);
-* coverage: every native amd64/arm64 syscall typed; generic records listed, never dropped.
+* coverage: every native amd64/arm64 syscall typed; generic records listed, never dropped;
+* argument names: those of the kernel's own ``SYSCALL_DEFINE<n>`` definitions (what it
+  publishes in ``sys_enter_*/format``; tests/test_trace.py compares with a booted kernel's),
+  not the header prototypes' (``add_key``'s ``ringid``, not ``destringid``).
 
 These tests use the shared download cache (``settings``) and need Debian's archive once
 (``network``); later runs work from the cache.
@@ -30,8 +33,10 @@ from debian.debian_support import Version
 from kscribe.pipeline import prepare
 from kscribe.provision import fetch_deb
 from kscribe.resolve import _archive
-from kscribe.syscalls import abis, core, report
+from kscribe.syscalls import abis, core, report, source
 from kscribe.syscalls.extract import evaluate
+from kscribe.syscalls.prototypes import Origins, Param, Prototype, parse_param
+from kscribe.syscalls.specs import ArgSpec, Where
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,6 +222,162 @@ def test_entry_symbols_are_kernel_functions(settings, network, target):
         assert len(entries) > 300
 
 
+# ------------------------------------------------------------------------ argument names
+
+# names the booted bookworm kernels publish (sys_enter_*/format) where linux/syscalls.h names
+# the argument otherwise (header name in the comment)
+PUBLISHED = {
+    "add_key": (4, "ringid"),  # destringid
+    "poll": (2, "timeout_msecs"),  # timeout
+    "getxattr": (0, "pathname"),  # path
+    "wait4": (0, "upid"),  # pid
+    "getrandom": (0, "ubuf"),  # buf
+    "io_setup": (1, "ctxp"),  # ctx
+    "fsconfig": (2, "_key"),  # key
+}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("target", ["bookworm/amd64", "bookworm/arm64"])
+def test_argument_names_are_the_definitions(settings, network, target):
+    """Names come from the target's SYSCALL_DEFINE<n>, types from its headers."""
+    p = prepared(target, settings)
+    full = core.result(p, settings).tables
+    bare = core.result(p, settings, use_source=False).tables
+    # arm64 has no poll: its arm32 compat ABI calls the same sys_poll
+    calls = {**{s.name: s for s in full[-1].syscalls}, **full[0].by_name()}
+    headers = {**{s.name: s for s in bare[-1].syscalls}, **bare[0].by_name()}
+    for name, (i, want) in PUBLISHED.items():
+        args = calls[name].args
+        assert args[i].name == want, (name, [a.name for a in args])
+        # same count and types as the header prototype alone, whose name differs
+        assert [a.ctype for a in args] == [a.ctype for a in headers[name].args], name
+        assert headers[name].args[i].name != want, name
+    assert re.fullmatch(r"include/linux/syscalls\.h \(names: linux-source:fs/select\.c:\d+\)",
+                        calls["poll"].origin)
+    assert [a.name for a in calls["add_key"].args] == ["_type", "_description", "_payload",
+                                                       "plen", "ringid"]
+    ring = calls["add_key"].args[4]
+    assert (ring.ctype, ring.bits, ring.signed) == ("key_serial_t", 32, True)
+    # specs follow: accept4's length pointer and poll's count keep applying
+    acc = {a.name: a for a in calls["accept4"].args}
+    assert acc["upeer_sockaddr"].length == "*upeer_addrlen"
+    assert calls["poll"].args[0].count == "nfds"
+    assert calls["getrandom"].args[0].length == "return"
+
+
+def test_merge_names_from_the_definition():
+    def proto(text: str, origin: str) -> Prototype:
+        return Prototype("sys_x", tuple(parse_param(t) for t in text.split(",")), origin)
+
+    header = proto("struct pollfd __user *ufds, unsigned int nfds, int timeout", "h.h")
+    define = proto("struct pollfd __user * ufds, unsigned int nfds, long timeout_msecs",
+                   "linux-source:fs/select.c:1065")
+    m = core._merge(header, None, define)
+    assert [p.name for p in m.params] == ["ufds", "nfds", "timeout_msecs"]
+    assert [p.ctype for p in m.params] == [p.ctype for p in header.params]  # header types
+    assert m.origin == "h.h (names: linux-source:fs/select.c:1065)"
+    # a definition of another argument count does not rename; none: the header as it is
+    other = proto("int a, int b", "linux-source:x.c:1")
+    assert core._merge(header, None, other) is header
+    assert core._merge(header, None, None) is header
+    # no header prototype: the definition, else a declaration of the source
+    assert core._merge(None, other, define) is define
+    assert core._merge(None, other, None) is other
+    # an unnamed header argument takes a declaration's name (not a definition there)
+    unnamed = Prototype("sys_x", (Param("int", "", ("int",)),), "h.h")
+    named = proto("int fd", "linux-source:y.c:2")
+    assert core._merge(unnamed, named).params[0].name == "fd"
+
+
+def test_specs_accept_definition_and_header_names():
+    """A spec names the definition's argument; a header's name (another kernel's definition,
+    e.g. getrandom's buf before ubuf) still finds the same argument."""
+    ubuf = Prototype("sys_getrandom", tuple(parse_param(t) for t in (
+        "char __user *ubuf", "size_t len", "unsigned int flags")), "d")
+    buf = Prototype("sys_getrandom", tuple(parse_param(t) for t in (
+        "char __user *buf", "size_t count", "unsigned int flags")), "h")
+    for name, length in (("ubuf", "len"), ("buf", "count")):
+        spec = {name: ArgSpec("getrandom", name, Where(Path("io.yaml"), 1), "exit", length)}
+        got = core._translate(spec, ubuf, ubuf, (buf,))
+        assert list(got) == [0] and (got[0].arg, got[0].length) == ("ubuf", "len")
+
+
+C_FILE = """\
+// a comment
+/* a comment
+   over lines */
+#include <linux/syscalls.h>
+
+static int helper(void) { return 0; }
+
+#ifdef __ARCH_WANT_SYS_CLONE
+#ifdef CONFIG_CLONE_BACKWARDS
+SYSCALL_DEFINE5(clone, unsigned long, clone_flags, unsigned long, newsp,
+\t\t int __user *, parent_tidptr, unsigned long, tls, int __user *, child_tidptr)
+{
+\treturn 0;
+}
+#else
+SYSCALL_DEFINE5(clone, unsigned long, clone_flags, unsigned long, newsp, /* x */
+\t\t int __user *, parent_tidptr, int __user *, child_tidptr, unsigned long, tls)
+{
+\treturn 0;
+}
+#endif
+#endif
+#ifdef CONFIG_UNRELATED
+static int other(void) { return 1; }
+#endif
+"""
+
+
+def test_reduced_source_keeps_definitions_lines_and_conditionals(tmp_path):
+    reduced = source._reduce(C_FILE)
+    assert "helper" not in reduced and "CONFIG_UNRELATED" not in reduced
+    lines = reduced.splitlines()
+    assert lines[:3] == ["#ifdef __ARCH_WANT_SYS_CLONE", "#ifdef CONFIG_CLONE_BACKWARDS",
+                         "#line 10"]
+    assert lines[3].startswith("SYSCALL_DEFINE5(clone, unsigned long, clone_flags,")
+    assert lines[4:6] == ["#else", "#line 16"]
+    assert lines[7:] == ["#endif", "#endif"]
+    # read back through gcc -E: the configuration picks the variant; file and line kept
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel/fork.c").write_text(reduced)
+    for flags, tls, line in (([], 4, 16), (["-DCONFIG_CLONE_BACKWARDS"], 3, 10)):
+        out = subprocess.run(["gcc", "-E", "-D__ARCH_WANT_SYS_CLONE", *flags, "-x", "c", "-"],
+                             input=f'#include "{tmp_path}/kernel/fork.c"\n',
+                             capture_output=True, text=True, check=True).stdout
+        from kscribe.syscalls.prototypes import syscall_defines
+
+        clone = syscall_defines(out, Origins(out, (str(tmp_path),), lines=True))["sys_clone"]
+        assert clone.params[tls].name == "tls"
+        assert clone.origin == f"kernel/fork.c:{line}"
+
+
+def test_source_cache_has_a_format_and_files_for_an_arch(tmp_path):
+    """A reduced extract of another layout is never read: the format is in its name."""
+    old = source.source_dir(tmp_path, "6.1.1-1", fmt=1)
+    old.mkdir(parents=True)
+    (old / source.DONE).write_text("old\n")
+    assert source.source_dir(tmp_path, "6.1.1-1") != old
+    assert source.cached(tmp_path, "6.1.1-1") is None
+    new = source.source_dir(tmp_path, "6.1.1-1")
+    for rel in ("fs/open.c", "drivers/char/random.c", "arch/x86/kernel/process_32.c",
+                "arch/x86/kernel/process_64.c", "arch/x86/um/tls_32.c", "arch/arm64/kernel/sys.c",
+                "mm/nommu.c"):
+        (new / rel).parent.mkdir(parents=True, exist_ok=True)
+        (new / rel).write_text("")
+    (new / source.DONE).write_text("new\n")
+    assert source.cached(tmp_path, "6.1.1-1") == new
+    rels = [p.relative_to(new).as_posix() for p in source.files_for(new, "x86", 64)]
+    assert rels == ["arch/x86/kernel/process_64.c", "drivers/char/random.c", "fs/open.c",
+                    "mm/nommu.c", "arch/x86/kernel/process_32.c"]
+    files = source.files_for(new, "x86", 64)
+    tu = core._source_tu(files, tmp_path, new)
+    assert f'#if !IS_ENABLED(CONFIG_MMU)\n#include "{new}/mm/nommu.c"\n#endif' in tu
+
+
 # -------------------------------------------------------------------- coverage and typing
 
 
@@ -249,7 +410,8 @@ def test_generic_records_listed_not_dropped(settings, network):
     # with the source package, the same syscalls are typed, from the files that define them
     typed = {s.name: s for s in full[0].syscalls}
     assert typed["arch_prctl"].typed
-    assert typed["arch_prctl"].origin == "linux-source:arch/x86/kernel/process_64.c"
+    assert re.fullmatch(r"linux-source:arch/x86/kernel/process_64\.c:\d+",
+                        typed["arch_prctl"].origin)
     assert [a.name for a in typed["arch_prctl"].args] == ["option", "arg2"]
 
 
@@ -277,9 +439,9 @@ def test_argument_types_amd64(settings, network):
     assert (w["buf"].direction, w["buf"].length) == ("entry", "count")
     assert (_args(t, "lseek")["offset"].bits, _args(t, "lseek")["offset"].signed) == (64, True)
     assert _args(t, "kill")["pid"].ctype == "pid_t" and _args(t, "kill")["pid"].bits == 32
-    ring = _args(t, "add_key")["destringid"]  # key_serial_t
+    ring = _args(t, "add_key")["ringid"]  # key_serial_t
     assert (ring.bits, ring.signed) == (32, True)
-    assert _args(t, "io_setup")["ctx"].kind == "user_pointer"
+    assert _args(t, "io_setup")["ctxp"].kind == "user_pointer"
     assert _args(t, "io_destroy")["ctx"].bits == 64  # aio_context_t
     assert _args(t, "fadvise64")["offset"].ctype == "loff_t"
     c = _args(t, "connect")["uservaddr"]

@@ -10,6 +10,7 @@ from importlib import resources
 from kscribe.errors import KscribeError
 
 SHAPES = ("nr sym", "nr native compat", "native compat")
+SOURCE = "linux-source"  # the table about linux-source-<v>, not an architecture
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class ArchSyscalls:
     config_flags: tuple[tuple[str, tuple[str, ...]], ...]
     prototype_headers: tuple[str, ...]
     prototype_aliases: tuple[tuple[str, str], ...]
+    symbol_renames: tuple[tuple[str, str], ...]
     wrapper_header: str
-    source_globs: tuple[str, ...]
     abis: tuple[AbiSpec, ...]
 
 
@@ -63,6 +64,8 @@ def arch_syscalls() -> dict[str, ArchSyscalls]:
         raise KscribeError(f"kscribe/data/syscall_abis.toml: {e}") from None
     out = {}
     for arch, row in data.items():
+        if arch == SOURCE:
+            continue
         abis = []
         for a in row.get("abis", []):
             where = f"{arch}.abis {a.get('name', '?')}"
@@ -92,9 +95,16 @@ def arch_syscalls() -> dict[str, ArchSyscalls]:
             config_flags=tuple((k, tuple(v)) for k, v in row.get("config_flags", {}).items()),
             prototype_headers=tuple(row.get("prototype_headers", ())),
             prototype_aliases=tuple(row.get("prototype_aliases", {}).items()),
-            wrapper_header=row.get("wrapper_header", ""),
-            source_globs=tuple(row.get("source_globs", ())), abis=tuple(abis))
+            symbol_renames=tuple(row.get("symbol_renames", {}).items()),
+            wrapper_header=row.get("wrapper_header", ""), abis=tuple(abis))
     return out
+
+
+@functools.cache
+def built_when() -> dict[str, str]:
+    """Files of linux-source read only under a condition: path -> preprocessor condition."""
+    data = tomllib.loads(_text("syscall_abis.toml")).get(SOURCE, {})
+    return dict(data.get("built_when", {}))
 
 
 def get(arch: str) -> ArchSyscalls:

@@ -3,9 +3,14 @@
 Preprocessor runs (in parallel): one per ABI for its table and ``__NR_*`` numbers, one for the
 prototypes (``linux/syscalls.h``, ``linux/compat.h`` and the arch's headers, with the syscall
 wrapper disabled so that the plain C prototypes are declared, then a probe
-``SYSCALL_DEFINE1`` expanded with the wrapper to learn the entry symbols' prefixes), and,
-only when headers lack some prototype or argument name, one over the reduced C files of the
-target's ``linux-source`` package.
+``SYSCALL_DEFINE1`` expanded with the wrapper to learn the entry symbols' prefixes), and one
+over the reduced C files of the target's ``linux-source`` package: its ``SYSCALL_DEFINE<n>``
+definitions.
+
+An argument's type is the headers' prototype's; its name is the definition's (the name the
+kernel itself publishes in ``events/syscalls/sys_enter_*/format``) when the target's source
+defines the syscall with as many arguments, else the prototype's. A syscall no header
+declares takes both from its definition.
 """
 
 from __future__ import annotations
@@ -71,13 +76,16 @@ def _prototype_source(cpp: Preprocessor, arch: ArchSyscalls, tree: KernelTree,
     return "\n".join(lines) + "\n"
 
 
-def _source_tu(files: list[Path], srctree: Path) -> str:
+def _source_tu(files: list[Path], srctree: Path, folder: Path) -> str:
     lines = ["#include <asm/unistd.h>", "#include <asm/bitsperlong.h>",
              "#include <asm/byteorder.h>"]
     helpers = source.header_macros([srctree / "include/linux/syscalls.h",
                                     srctree / "include/linux/compat.h"], source.used_names(files))
     lines += [helpers, "@KSSOURCE@"]
-    lines += [f'#include "{p}"' for p in files]
+    when = abis.built_when()
+    for p in files:
+        cond = when.get(p.relative_to(folder).as_posix())
+        lines += [f"#if {cond}", f'#include "{p}"', "#endif"] if cond else [f'#include "{p}"']
     return "\n".join(lines) + "\n"
 
 
@@ -98,14 +106,19 @@ def _name_of(symbol: str) -> str:
     return re.sub(r"^_*(compat_)?(sys(32|n32|m)?_)?", "", symbol) or symbol
 
 
-def _merge(h: Prototype | None, s: Prototype | None) -> Prototype | None:
-    """The headers' prototype, with argument names from the source where it has none."""
+def _merge(h: Prototype | None, s: Prototype | None, d: Prototype | None = None
+           ) -> Prototype | None:
+    """The headers' prototype ``h`` with the argument names of the definition ``d``
+    (``SYSCALL_DEFINE<n>``) when it has as many; else with names of a declaration ``s`` of the
+    source where ``h`` has none. Without ``h``: the definition, else the declaration."""
     if h is None:
-        return s
-    if s is None or all(p.name for p in h.params) or len(s.params) != len(h.params):
+        return d or s
+    if d is not None and len(d.params) == len(h.params):
+        s = d
+    elif s is None or all(p.name for p in h.params) or len(s.params) != len(h.params):
         return h
-    params = tuple(Param(hp.ctype, hp.name or sp.name, hp.tokens)
-                   for hp, sp in zip(h.params, s.params))
+    params = tuple(Param(hp.ctype, (sp.name or hp.name) if s is d else (hp.name or sp.name),
+                         hp.tokens) for hp, sp in zip(h.params, s.params))
     return Prototype(h.name, params, f"{h.origin} (names: {s.origin})")
 
 
@@ -175,20 +188,28 @@ class _Classifier:
                           self.struct(tag) if kind == "struct" else None, length, count, mx)
 
 
-def _translate(spec: dict[str, ArgSpec], canon: Prototype | None, proto: Prototype
-               ) -> dict[int, ArgSpec]:
+def _names(proto: Prototype | None, count: int) -> list[str]:
+    if proto is None or len(proto.params) != count:
+        return []
+    return [p.name or f"arg{i}" for i, p in enumerate(proto.params)]
+
+
+def _translate(spec: dict[str, ArgSpec], canon: Prototype | None, proto: Prototype,
+               headers: tuple[Prototype | None, ...] = ()) -> dict[int, ArgSpec]:
     """A syscall's spec (names of its native prototype) for ``proto``, by argument index.
 
     Specs name the arguments of ``sys_<name>``; a compat or arch prototype with as many
     arguments (``compat_sys_recvfrom``'s ``buf`` is ``sys_recvfrom``'s ``ubuf``) gets the same
-    treatment by position, and references (length, count) are renamed to match.
+    treatment by position, and references (length, count) are renamed to match. Names are
+    the definitions' (what the kernel publishes); a name only the ``headers``' prototypes use
+    (``getrandom``'s ``buf``, ``ubuf`` in 6.1's definition) is accepted too, so that one spec
+    serves kernels whose definitions renamed an argument.
     """
     names = [p.name or f"arg{i}" for i, p in enumerate(proto.params)]
-    cnames = [p.name or f"arg{i}" for i, p in enumerate(canon.params)] \
-        if canon is not None and len(canon.params) == len(names) else names
+    tries = [_names(canon, len(names)), names, *(_names(h, len(names)) for h in headers)]
 
     def index(n: str) -> int | None:
-        return cnames.index(n) if n in cnames else names.index(n) if n in names else None
+        return next((t.index(n) for t in tries if n in t), None)
 
     def ref(r: str | None) -> str | None:
         if r is None or r == "return":
@@ -225,10 +246,11 @@ def build(prepared, settings=None, use_source: bool = True,
     specs = specs if specs is not None else load_all(spec_folder())
     proto_job = cpp.start(_prototype_source(cpp, arch, tree, specs), types=True)
     abi_jobs = [(a, *extract.start(cpp, a)) for a in present]
+    use_source = use_source and settings is not None
     reduced = source.cached(settings.cache_dir, prepared.resolved.version) \
-        if settings is not None and use_source else None
+        if use_source else None
     src_files = source.files_for(reduced, target.arch.kbuild_arch, word) if reduced else []
-    src_job = cpp.start(_source_tu(src_files, tree.srctree)) if src_files else None
+    src_job = cpp.start(_source_tu(src_files, tree.srctree, reduced)) if src_files else None
 
     raws = [extract.parse(cpp, a, t, n, job.result()) for a, t, n, job in abi_jobs]
     timings["tables"] = time.monotonic() - started
@@ -241,51 +263,57 @@ def build(prepared, settings=None, use_source: bool = True,
     timings["prototypes"] = time.monotonic() - started
 
     aliases = dict(arch.prototype_aliases)
-    wanted = {aliases.get(sym, sym) for raw in raws for sym in raw.table.values()} | {extract.NI}
-    incomplete = [s for s in wanted if s not in header_protos
-                  or not all(p.name for p in header_protos[s].params)]
+    renames = dict(arch.symbol_renames)
+    # the source's definitions (SYSCALL_DEFINE<n>: their names are the kernel's) and its
+    # other declarations of syscall functions (asmlinkage prototypes of C files)
+    src_defs: dict[str, Prototype] = {}
     src_protos: dict[str, Prototype] = {}
-    if incomplete and use_source and settings is not None and src_job is None:
+    if use_source and src_job is None:
         try:
             reduced = source.fetch(settings, prepared.resolved)
             src_files = source.files_for(reduced, target.arch.kbuild_arch, word)
-            src_job = cpp.start(_source_tu(src_files, tree.srctree))
+            src_job = cpp.start(_source_tu(src_files, tree.srctree, reduced))
         except KscribeError as e:
             notes.append(f"linux-source not used: {e}")
-    if src_job is not None and not incomplete:
-        src_job.cancel()
-    elif src_job is not None:
+    if src_job is not None:
         stext = src_job.result(lenient=True)
         stext = stext[stext.find("@KSSOURCE@"):]
-        sroots = (str(reduced),) if reduced else ()
-        src_protos = syscall_defines(stext, Origins(stext, sroots))
-        src_protos = {**prototypes(stext, Origins(stext, sroots)), **src_protos}
+        where = Origins(stext, (str(reduced),), lines=True)
+        src_defs = {k: Prototype(v.name, v.params, f"linux-source:{v.origin}")
+                    for k, v in syscall_defines(stext, where).items()}
         src_protos = {k: Prototype(v.name, v.params, f"linux-source:{v.origin}")
-                      for k, v in src_protos.items()}
+                      for k, v in prototypes(stext, where).items()}
+        src_protos.update(src_defs)
     timings["source"] = time.monotonic() - started
+
+    def merged(sym: str) -> Prototype | None:
+        return _merge(header_protos.get(sym), src_protos.get(sym), src_defs.get(sym))
 
     char_signed = target.arch.name in abis.types()["char"]["signed_before_6_2"] and \
         _version(prepared.resolved.version) < (6, 2)
     classifier = _Classifier(TypeResolver(tdefs, word, char_signed), specs, text[:probe_at],
                              word)
-    # names a spec may use: syscall -> its prototypes' argument names ("?" = some unnamed)
+    # names a spec may use: syscall -> its prototypes' argument names ("?" = some unnamed),
+    # the definitions' and the headers'
     known: dict[str, set[str]] = {}
     for sym in {*src_protos, *header_protos}:
         m = re.fullmatch(r"(?:compat_)?sys_(\w+)", sym)
         if m:
-            merged = _merge(header_protos.get(sym), src_protos.get(sym))
-            known.setdefault(m.group(1), set()).update(q.name or "?" for q in merged.params)
+            known.setdefault(m.group(1), set()).update(
+                q.name or "?" for q in merged(sym).params)
+            if sym in header_protos:
+                known[m.group(1)].update(q.name for q in header_protos[sym].params if q.name)
     tables = []
     for raw in raws:
         calls = []
         for nr in sorted(set(raw.table) | set(raw.names)):
-            symbol = raw.table.get(nr, extract.NI)
+            symbol = renames.get(raw.table.get(nr, extract.NI), raw.table.get(nr, extract.NI))
             if symbol == extract.NI and not raw.names.get(nr):
                 continue  # a hole in the table, not a syscall
             names = raw.names.get(nr) or [_name_of(symbol)]
             implemented = symbol != extract.NI
             look = aliases.get(symbol, symbol)
-            proto = _merge(header_protos.get(look), src_protos.get(look))
+            proto = merged(look)
             reason = ""
             if not raw.names.get(nr):
                 notes.append(f"{raw.abi.name}: number {nr} ({symbol}) has no __NR_ name")
@@ -299,14 +327,17 @@ def build(prepared, settings=None, use_source: bool = True,
                 spec: dict[str, ArgSpec] = {}
                 for n in reversed(names):
                     spec.update(specs.syscalls.get(n, {}))
-                canon = _merge(header_protos.get(f"sys_{names[0]}"),
-                               src_protos.get(f"sys_{names[0]}"))
-                by_index = _translate(spec, canon, proto) if spec else {}
+                canon = merged(f"sys_{names[0]}")
+                by_index = _translate(spec, canon, proto, (
+                    header_protos.get(f"sys_{names[0]}"), header_protos.get(look))) \
+                    if spec else {}
                 args = tuple(classifier.arg(names[0], i, p, by_index.get(i))
                              for i, p in enumerate(proto.params))
             for n in names:
                 known.setdefault(n, set()).update(
                     (q.name or "?" for q in proto.params) if proto is not None else ())
+                if look in header_protos:
+                    known[n].update(q.name for q in header_protos[look].params if q.name)
             calls.append(Syscall(nr=nr, name=names[0], entry=_entry(symbol, raw.abi, probe),
                                  symbol=symbol, args=args, typed=proto is not None,
                                  aliases=tuple(names[1:]), implemented=implemented,
@@ -315,7 +346,9 @@ def build(prepared, settings=None, use_source: bool = True,
                                    native=raw.abi.native, bits=raw.abi.bits,
                                    syscalls=tuple(calls), sources=tuple(
                                        _rel(s, roots) for s in raw.sources)))
-    check_against(specs, known)
+    for msg in check_against(specs, known, names=bool(src_defs)):
+        notes.append(f"spec not applied (argument names of the headers only, without "
+                     f"linux-source's definitions): {msg}")
     timings["total"] = time.monotonic() - started
     return Result(tables=tables, timings=timings, notes=notes)
 

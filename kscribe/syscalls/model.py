@@ -91,7 +91,8 @@ class Syscall:
     typed: bool
     aliases: tuple[str, ...] = ()
     implemented: bool = True  # False: the number is reserved, the table has sys_ni_syscall
-    origin: str = ""  # where the prototype came from (header path or linux-source file)
+    origin: str = ""  # where the prototype came from: a header, "linux-source:<file>:<line>",
+    # or a header "(names: linux-source:<file>:<line>)" when its definition names the arguments
     reason: str = ""
 
     def to_json(self) -> dict:

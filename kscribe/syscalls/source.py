@@ -1,17 +1,24 @@
-"""Syscall definitions the headers lack, from the target's ``linux-source-<v>`` package.
+"""Syscall definitions of the target's own ``linux-source-<v>`` package.
 
-Headers declare most syscalls, but some only exist as ``SYSCALL_DEFINE<n>`` in C files
-(``arch_prctl``, ``rt_sigreturn``, ``mmap`` on x86...) and some declarations leave the
-arguments unnamed (``sys_connect(int, struct sockaddr __user *, int)``). For those, and only
-when needed, the source package of exactly the target's version is streamed once and every C
-file that defines a syscall is reduced to its conditional directives and its definitions;
-the reduced files are cached (a few MB per version). Reading them then goes through the
-target's preprocessor, so ``#ifdef CONFIG_CLONE_BACKWARDS`` picks the right ``clone``.
+The kernel names a syscall's arguments where it defines it, ``SYSCALL_DEFINE<n>(name, type,
+arg, ...)`` or ``COMPAT_SYSCALL_DEFINE<n>``, and those are the names the booted kernel
+publishes (``/sys/kernel/tracing/events/syscalls/sys_enter_*/format``); the prototypes of
+``linux/syscalls.h`` often name them otherwise (``add_key``'s ``destringid`` is ``ringid``),
+leave them unnamed (``sys_connect(int, struct sockaddr __user *, int)``), or lack the syscall
+(``arch_prctl``, ``rt_sigreturn``, ``mmap`` on x86...). So the source package of exactly the
+target's version is streamed once, and every C file of the kernel tree that defines a syscall
+(whatever its folder: fs/, mm/, kernel/, net/, drivers/char/random.c, arch/*/...) is reduced to
+its conditional directives and its definitions, each after a ``#line`` giving its line in the
+original file; the reduced files are cached (about 0.4 MB per version, whatever the
+architecture). Reading them then goes through the target's preprocessor with its
+configuration, so ``#ifdef CONFIG_CLONE_BACKWARDS`` picks the right ``clone``.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -28,9 +35,11 @@ _COND = re.compile(r"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b.*?(?<!\\)
 _DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+).*?(?<!\\)$", re.M | re.S)
 _START = re.compile(r"\b(?:COMPAT_)?SYSCALL(?:32)?_DEFINE\d\s*\(|^asmlinkage\s[^;{(]*\bsys\w*\s*\(",
                     re.M)
-_SKIP_DIRS = ("Documentation/", "tools/", "samples/", "scripts/", "drivers/", "sound/",
-              "lib/", "crypto/", "init/", "usr/", "certs/", "virt/", "rust/")
+# folders of the source package that are not part of a kernel image
+_SKIP_DIRS = ("Documentation/", "tools/", "samples/", "scripts/")
 DONE = ".complete"
+# the layout of the reduced files; a change of it makes every cached extract stale
+FORMAT = 2
 
 
 def header_macros(paths: list[Path], used: set[str]) -> str:
@@ -53,11 +62,32 @@ def used_names(files: list[Path]) -> set[str]:
     return {n for n in out if not re.fullmatch(r"(COMPAT_)?SYSCALL_DEFINE\d|asmlinkage", n)}
 
 
+def _uncomment(text: str):
+    """``text`` with each comment replaced by a space, and a function giving the line (in
+    ``text``) of a position of the result."""
+    parts, removed, pos, size = [], [(0, 0)], 0, 0
+    for m in _COMMENT.finditer(text):
+        parts += [text[pos:m.start()], " "]
+        size += m.start() - pos + 1
+        removed.append((size, removed[-1][1] + text.count("\n", m.start(), m.end())))
+        pos = m.end()
+    parts.append(text[pos:])
+    out = "".join(parts)
+    newlines = [m.start() for m in re.finditer("\n", out)]
+    starts = [r[0] for r in removed]
+
+    def line(at: int) -> int:
+        hidden = removed[bisect.bisect_right(starts, at) - 1][1]
+        return bisect.bisect_left(newlines, at) + hidden + 1
+
+    return out, line
+
+
 def _reduce(text: str, only_macros: set[str] | None = None) -> str:
-    """A C file cut down to its conditionals, syscall definitions (as declarations) and the
-    macros those use (``arg_u32p(pos)``, ``#define SYSCALL_DEFINE0 COMPAT_SYSCALL_DEFINE0``);
-    empty when it defines no syscall."""
-    text = _COMMENT.sub(" ", text)
+    """A C file cut down to its conditionals, syscall definitions (as declarations, each
+    after a ``#line`` of its place in the file) and the macros those use (``arg_u32p(pos)``,
+    ``#define SYSCALL_DEFINE0 COMPAT_SYSCALL_DEFINE0``); empty when it defines no syscall."""
+    text, line_of = _uncomment(text)
     events = [(m.start(), m.end(), "c") for m in _COND.finditer(text)]
     used: set[str] = set(only_macros or ())
     for m in (_START.finditer(text) if only_macros is None else ()):
@@ -80,7 +110,8 @@ def _reduce(text: str, only_macros: set[str] | None = None) -> str:
     for start, end, kind in sorted(events):
         chunk = text[start:end].strip()
         if kind in ("d", "m"):
-            stack[-1].append(" ".join(chunk.split()) + ";" if kind == "d" else chunk)
+            stack[-1].append(f"#line {line_of(start)}\n" + " ".join(chunk.split()) + ";"
+                             if kind == "d" else chunk)
             keep[-1] = True
             continue
         word = re.match(r"#\s*(\w+)", chunk).group(1)
@@ -106,8 +137,10 @@ def _reduce(text: str, only_macros: set[str] | None = None) -> str:
     return "\n".join(stack[0]) + "\n"
 
 
-def source_dir(cache: Path, version: str) -> Path:
-    return cache / "syscall-source" / version.replace(":", "_")
+def source_dir(cache: Path, version: str, fmt: int = FORMAT) -> Path:
+    """Where the reduced sources of ``version`` are cached (format 1 had no suffix)."""
+    name = version.replace(":", "_")
+    return cache / "syscall-source" / (name if fmt == 1 else f"{name}.f{fmt}")
 
 
 def cached(cache: Path, version: str) -> Path | None:
@@ -138,7 +171,9 @@ def fetch(settings, resolved: Resolved) -> Path:
     started = time.monotonic()
     with atomic.atomic_path(dest, directory=True) as tmp:
         count = _extract(path, tmp)
-        (tmp / DONE).write_text(f"{deb.name} {deb.version}: {count} files\n")
+        (tmp / DONE).write_text(f"{deb.name} {deb.version}: {count} files, format {FORMAT}\n")
+    for fmt in range(1, FORMAT):  # stale extracts of older layouts
+        shutil.rmtree(source_dir(settings.cache_dir, resolved.version, fmt), ignore_errors=True)
     print(f"  {deb.name}: {count} C files with syscall definitions reduced "
           f"({time.monotonic() - started:.1f} s)", file=sys.stderr)
     return dest
@@ -195,15 +230,18 @@ def _extract(deb: Path, dest: Path) -> int:
 
 
 def files_for(folder: Path, kbuild_arch: str, bits: int) -> list[Path]:
-    """The reduced files that can define syscalls of ``kbuild_arch``: generic, then its own.
+    """The reduced files that can define syscalls of ``kbuild_arch``: all but other arches'.
 
     Where an arch has ``foo_32.c`` and ``foo_64.c`` (kbuild picks ``foo_$(BITS).o``), the
-    one of the kernel's word size comes first, so its definition is the one kept.
+    one of the kernel's word size comes first, so its definition is the one kept; the arch's
+    folders come before the generic ones (an arch's own ``sigaction`` replaces the generic
+    one). ``arch/<arch>/um`` is user-mode Linux's, not the arch's.
     """
     own, other = [], []
-    for p in sorted(folder.rglob("*.c")):
+    for p in sorted(folder.rglob("*.c")):  # "arch/" sorts first
         rel = p.relative_to(folder).as_posix()
-        if rel.startswith("arch/") and not rel.startswith(f"arch/{kbuild_arch}/"):
+        if rel.startswith("arch/") and not rel.startswith(f"arch/{kbuild_arch}/") \
+                or rel.startswith(f"arch/{kbuild_arch}/um/"):
             continue
         (other if rel.endswith(f"_{96 - bits}.c") else own).append(p)
     return own + other

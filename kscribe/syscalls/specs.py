@@ -235,13 +235,16 @@ def load_all(folder: Path) -> Specs:
     return specs
 
 
-def check_against(specs: Specs, known: dict[str, set[str]]) -> None:
+def check_against(specs: Specs, known: dict[str, set[str]], names: bool = True) -> list[str]:
     """Fail on a spec naming a syscall or argument the target does not have.
 
     ``known`` maps each syscall name of the target (all ABIs, and every ``sys_<name>``
     prototype of its headers) to the argument names its prototypes declare ("?" for an
-    unnamed one: then the names are not checked).
+    unnamed one: then the names are not checked). Specs use the names of the kernel's
+    definitions; without them (headers only, ``names=False``) an argument a spec names
+    otherwise than the headers is not an error but returned, as not applied.
     """
+    skipped = []
     for name, args in specs.syscalls.items():
         if name not in known:
             close = [k for k in known if k.startswith(name[:4])][:5]
@@ -255,5 +258,10 @@ def check_against(specs: Specs, known: dict[str, set[str]]) -> None:
             for ref, what in ((a.arg, "argument"), (a.count, "count"),
                               ((a.length or "").removeprefix("*") or None, "length")):
                 if ref and ref != "return" and ref not in have:
-                    raise KscribeError(f"{a.where}: {name}: unknown {what} {ref!r} (its "
-                                       f"prototypes declare: {', '.join(sorted(have)) or 'none'})")
+                    msg = (f"{a.where}: {name}: unknown {what} {ref!r} (its prototypes "
+                           f"declare: {', '.join(sorted(have)) or 'none'})")
+                    if names:
+                        raise KscribeError(msg)
+                    skipped.append(msg)
+                    break
+    return skipped
