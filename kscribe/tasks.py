@@ -9,6 +9,7 @@ artifacts; a rerun with nothing changed runs nothing.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ DEFAULT_TARGET = "bookworm/amd64"
 KSCRIBE = f"{shlex.quote(sys.executable)} -m kscribe"
 
 
+@functools.cache
 def _settings() -> Settings:
     return Settings.from_env(cwd=paths.ROOT)
 
@@ -45,14 +47,19 @@ def _out(t: Target) -> Path:
     return _settings().out_dir / t.slug
 
 
-def _artifacts(t: Target) -> list[str]:
-    from kscribe.spec import load_all
+@functools.cache
+def _module_names() -> tuple[str, ...]:
+    """The core and one probe module per spec file (names only: no spec is parsed)."""
+    specs = sorted(p.stem for p in (paths.INSTRUMENTATION / "events").glob("*.yaml"))
+    return ("kscribe_core", *(f"kscribe_probe_{s}" for s in specs))
 
-    names = ["kscribe_core"] + [f"kscribe_probe_{s.subsystem}"
-                                for s in load_all(paths.INSTRUMENTATION / "events")]
+
+def _artifacts(t: Target) -> list[str]:
     from kscribe.build import GUEST_PROGRAMS
 
-    return [str(_out(t) / f"{n}.ko") for n in names] + [str(_out(t) / p) for p in GUEST_PROGRAMS]
+    out = _out(t)
+    return [str(out / f"{n}.ko") for n in _module_names()] + [str(out / p)
+                                                              for p in GUEST_PROGRAMS]
 
 
 def task_provision():
@@ -101,7 +108,8 @@ def _print_trace_summary(target_name: str) -> None:
 
     data = json.loads((_out(parse_target_name(target_name)) / "trace.json").read_text())
     print(f"{target_name}: {data['events']} events traced ({data['boot']})")
-    for name, count in list(data["per_type"].items())[:12]:
+    busiest = sorted(data["per_type"].items(), key=lambda kv: (-kv[1], kv[0]))
+    for name, count in busiest[:12]:
         print(f"  {count:8} {name}")
 
 
