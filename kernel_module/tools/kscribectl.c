@@ -465,7 +465,7 @@ static int enable(int fd, const char *pattern, unsigned int flags)
 	return 0;
 }
 
-/* Metadata of the events selected for the recording about to start. */
+/* Metadata of the events of the recording that just started. */
 static int collect_events(struct recorder *r)
 {
 	struct kscribe_event_metadata meta;
@@ -483,7 +483,7 @@ static int collect_events(struct recorder *r)
 			return 1;
 		if (ret)
 			break;
-		if (!(info.event_flags & KSCRIBE_EVENT_SELECTED) || info.id >= KSCRIBE_MAX_EVENTS)
+		if (!(info.event_flags & KSCRIBE_EVENT_RECORDED) || info.id >= KSCRIBE_MAX_EVENTS)
 			continue;
 
 		memset(&meta, 0, sizeof(meta));
@@ -885,19 +885,13 @@ static int cmd_record(int fd, int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &mask);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	/*
-	 * The metadata of the selected events is read before starting: the
-	 * recording then holds what it records (a subset: those whose module
-	 * is still loaded), not the thousands of ioctls that read it.
-	 */
-	if (collect_events(&r))
-		return 1;
 	if (ioctl(fd, KSCRIBE_IOCTL_START, 0) < 0) {
 		if (errno == EBUSY)
 			return fail("another recording is running");
 		return error("KSCRIBE_IOCTL_START");
 	}
-	if (get_status(fd, &r.status) || open_streams(&r) || write_metadata(&r, &version))
+	if (get_status(fd, &r.status) || collect_events(&r) || open_streams(&r) ||
+	    write_metadata(&r, &version))
 		goto stop;
 
 	child = spawn(argv + optind, &mask);
