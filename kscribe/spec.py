@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from kscribe.errors import KscribeError
+from kscribe.yamlfile import compose
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,7 @@ def _event(path: Path, item: yaml.Node) -> EventSpec:
 
 def load(path: Path) -> SubsystemSpec:
     """Read and check one spec file (structure only; prototypes are checked per target)."""
-    try:
-        root = yaml.compose(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise KscribeError(f"{path}:{line}: YAML syntax error: "
-                           f"{getattr(e, 'problem', None) or e}") from None
-    if root is None:
-        raise KscribeError(f"{path}:1: empty spec")
+    root = compose(path)
     top = _mapping(path, root, "spec")
     _only(path, top, {"subsystem", "header", "requires", "includes", "events"}, "spec")
     if "subsystem" not in top:

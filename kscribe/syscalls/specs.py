@@ -33,6 +33,7 @@ import yaml
 
 from kscribe.errors import KscribeError
 from kscribe.syscalls.model import DIRECTIONS
+from kscribe.yamlfile import compose
 
 ARG_KEYS = {"direction", "length", "count", "struct", "max"}
 STRUCT_KEYS = {"fields", "max", "length", "header"}
@@ -187,17 +188,7 @@ def _struct(path: Path, key: yaml.ScalarNode, node: yaml.Node) -> StructDef:
 def load(path: Path, into: Specs | None = None) -> Specs:
     """Read and check one spec file (merged into ``into`` when given)."""
     specs = into if into is not None else Specs()
-    try:
-        root = yaml.compose(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise KscribeError(f"{path}:{line}: YAML syntax error: "
-                           f"{getattr(e, 'problem', None) or e}") from None
-    except OSError as e:
-        raise KscribeError(f"{path}: cannot read: {e.strerror}") from None
-    if root is None:
-        raise KscribeError(f"{path}:1: empty spec")
+    root = compose(path)
     for k, v in _mapping(path, root, "spec"):
         if k.value == "structs":
             for sk, sv in _mapping(path, v, "structs"):
