@@ -174,14 +174,19 @@ def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
     return formats
 
 
-def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path]:
+def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
     """The robustness run of :mod:`kscribe.robustness` on the target; its tiny-buffer
     trace is unpacked into ``stress/trace`` and must read with babeltrace2."""
     from kscribe import robustness
 
     v, run = guest_run(name, settings, "stress", script="stress.sh.j2",
-                       judge_console=robustness.judge, timeout=1200,
+                       judge_console=robustness.judge, timeout=600,
                        context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
-    trace = extract((run / "console.log").read_text(), run / "trace")
-    babeltrace(trace)
+    try:
+        trace = extract((run / "console.log").read_text(), run / "trace")
+        babeltrace(trace)
+    except KscribeError as e:
+        v.ok = False
+        v.reasons.append(f"tiny-buffer trace: {e}")
+        return v, None
     return v, trace
