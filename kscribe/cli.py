@@ -90,10 +90,16 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stress(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.pipeline import stress_target
+    from kscribe import robustness
+    from kscribe.pipeline import outdir, prepare, stress_target
 
     v, trace = stress_target(args.target, settings)
-    print(f"{args.target}: {v.summary()} (tiny-buffer trace: {trace})")
+    console = outdir(settings, prepare(args.target, settings).target) / "stress" / "console.log"
+    for line in robustness.report(console.read_text()).lines():
+        print(f"  {line}")
+    state = "PASS" if v.ok else "FAIL: " + "; ".join(v.reasons)
+    print(f"{args.target}: robustness {state} in {v.duration_s:.1f} s "
+          f"(tiny-buffer trace: {trace})")
     return 0 if v.ok else 1
 
 

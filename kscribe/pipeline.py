@@ -180,7 +180,7 @@ def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
     from kscribe import robustness
 
     v, run = guest_run(name, settings, "stress", script="stress.sh.j2",
-                       judge_console=robustness.judge, timeout=600,
+                       judge_console=robustness.judge, timeout=900,
                        context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
     try:
         trace = extract((run / "console.log").read_text(), run / "trace")

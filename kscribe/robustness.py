@@ -17,6 +17,7 @@ from kscribe.boot import KERNEL_PROBLEMS, Verdict
 CYCLES = 50
 IOCTLS = 10_000
 _CHECK = re.compile(r"^KSCRIBE-CHECK (\S+) (\S+)\s*$", re.M)
+_AT = re.compile(r"^KSCRIBE-AT (\S+) ([0-9.]+)\s*$", re.M)
 _LOSS = re.compile(r"^kscribectl: cpu(\d+): (\d+) events, (\d+) discarded "
                    r"\(kernel: (\d+) written, (\d+) lost\)(.*)$", re.M)
 
@@ -27,11 +28,24 @@ class StressReport:
 
     checks: dict[str, str] = field(default_factory=dict)
     losses: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    # guest uptime (s) when each check, and the load ("start"), was reached
+    at: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """One line per check: its value and how long its step took in the guest."""
+        out, last = [], self.at.get("start")
+        for name, value in self.checks.items():
+            t = self.at.get(name)
+            took = f" ({t - last:.1f} s)" if t is not None and last is not None else ""
+            out.append(f"{name}: {value}{took}")
+            last = t if t is not None else last
+        return out
 
 
 def report(console: str) -> StressReport:
     """The checks and per-CPU loss lines of a stress run's console."""
-    r = StressReport(checks=dict(_CHECK.findall(console)))
+    r = StressReport(checks=dict(_CHECK.findall(console)),
+                     at={k: float(t) for k, t in _AT.findall(console)})
     r.losses = [tuple(int(x) for x in m[:5]) for m in _LOSS.findall(console)]
     return r
 
@@ -51,6 +65,10 @@ def judge(console: str) -> Verdict:
     v = Verdict(ok=True)
     if not re.search(r"^KSCRIBE-BEGIN ", console, re.M):
         v.reasons.append("/init never ran")
+    cpus = r.checks.get("load-cpus", "").split("/")
+    if len(cpus) != 2 or cpus[0] != cpus[1] or cpus[0] in ("", "0"):
+        v.reasons.append(f"check load-cpus: the syscall load was not seen on every CPU "
+                         f"({r.checks.get('load-cpus', 'missing')})")
     for name, want in expected.items():
         got = r.checks.get(name)
         if got != want:

@@ -396,14 +396,24 @@ static int stream_lost(struct cpu_stream *s, uint64_t count)
 	return 0;
 }
 
-/* Read what the kernel stream has; 1 on error. */
+/*
+ * Read what the kernel stream has, up to about one buffer's worth: a CPU
+ * that fills its buffer as fast as we read it must not keep us from
+ * noticing that COMMAND ended. 1 on error.
+ */
 static int stream_drain(struct recorder *r, struct cpu_stream *s)
 {
 	struct kscribe_record_header h;
 	struct kscribe_record_lost lost;
+	unsigned long long budget = r->status.buffer_size + READ_SIZE;
 	ssize_t n, at;
 
 	while (s->fd >= 0) {
+		if (budget < READ_SIZE) {
+			r->busy = true;
+			return 0;
+		}
+		budget -= READ_SIZE;
 		n = read(s->fd, r->readbuf, READ_SIZE);
 		if (n > READ_SIZE / 2)
 			r->busy = true;
@@ -465,7 +475,7 @@ static int enable(int fd, const char *pattern, unsigned int flags)
 	return 0;
 }
 
-/* Metadata of the events of the recording that just started. */
+/* Metadata of the events selected for the recording about to start. */
 static int collect_events(struct recorder *r)
 {
 	struct kscribe_event_metadata meta;
@@ -483,7 +493,7 @@ static int collect_events(struct recorder *r)
 			return 1;
 		if (ret)
 			break;
-		if (!(info.event_flags & KSCRIBE_EVENT_RECORDED) || info.id >= KSCRIBE_MAX_EVENTS)
+		if (!(info.event_flags & KSCRIBE_EVENT_SELECTED) || info.id >= KSCRIBE_MAX_EVENTS)
 			continue;
 
 		memset(&meta, 0, sizeof(meta));
@@ -885,13 +895,19 @@ static int cmd_record(int fd, int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &mask);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	/*
+	 * The metadata of the selected events is read before starting: the
+	 * recording then holds what it records (a subset: those whose module
+	 * is still loaded), not the thousands of ioctls that read it.
+	 */
+	if (collect_events(&r))
+		return 1;
 	if (ioctl(fd, KSCRIBE_IOCTL_START, 0) < 0) {
 		if (errno == EBUSY)
 			return fail("another recording is running");
 		return error("KSCRIBE_IOCTL_START");
 	}
-	if (get_status(fd, &r.status) || collect_events(&r) || open_streams(&r) ||
-	    write_metadata(&r, &version))
+	if (get_status(fd, &r.status) || open_streams(&r) || write_metadata(&r, &version))
 		goto stop;
 
 	child = spawn(argv + optind, &mask);

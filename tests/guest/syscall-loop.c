@@ -6,7 +6,7 @@
  *                           "LOOP calls=N ns_per_call=X"
  *   kscribe-loop -r RATE S  RATE calls per second for S seconds:
  *                           "LOOP rate=RATE calls=N"
- *   kscribe-loop -f         for ever (a background load)
+ *   kscribe-loop -f [NICE]  for ever, at priority NICE (a background load)
  */
 
 #include <stdio.h>
@@ -49,6 +49,8 @@ int main(int argc, char **argv)
 	long long start, n, i;
 
 	if (argc > 1 && !strcmp(argv[1], "-f")) {
+		if (argc > 2 && nice(atoi(argv[2])) == -1)
+			perror("nice");
 		for (;;)
 			syscall(SYS_getppid);
 	}
