@@ -84,10 +84,15 @@ def make_initramfs(dest: Path, busybox: Path, modules: list[Path], programs: dic
     initramfs.write(dest, entries)
 
 
-def qemu_argv(arch: Arch, kernel: Path, initrd: Path, append: str = "") -> list[str]:
-    """The QEMU command line that boots ``kernel`` with ``initrd`` on ``arch``'s machine."""
+def qemu_argv(arch: Arch, kernel: Path, initrd: Path, append: str = "",
+              accel: str | None = None) -> list[str]:
+    """The QEMU command line that boots ``kernel`` with ``initrd`` on ``arch``'s machine;
+    ``accel`` replaces the arch's ``-accel`` value (e.g. to compare TCG threading modes)."""
     cmdline = f"console={arch.console} panic=-1 {append}".strip()
-    return [arch.qemu_binary, *arch.qemu_args, "-m", "1024", "-smp", "2", "-nographic",
+    args = list(arch.qemu_args)
+    if accel is not None:
+        args[args.index("-accel") + 1] = accel
+    return [arch.qemu_binary, *args, "-m", "1024", "-smp", "2", "-nographic",
             "-no-reboot", "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline]
 
 
@@ -126,11 +131,22 @@ def judge(console: str) -> Verdict:
     return v
 
 
+def judge_finished(console: str) -> Verdict:
+    """The verdict of a guest run that only has to finish (``KSCRIBE-END``) with no kernel
+    problem on the console: the benchmarks' runs."""
+    v = Verdict(ok=True)
+    if "KSCRIBE-END" not in console:
+        v.reasons.append("the run did not finish (no KSCRIBE-END)")
+    v.reasons += [f"kernel: {ln.strip()}" for ln in KERNEL_PROBLEMS.findall(console)]
+    v.ok = not v.reasons
+    return v
+
+
 def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
          programs: dict[str, Path], outdir: Path, append: str = "", timeout: int = TIMEOUT_S,
          record: list[str] | None = None, dump_formats: bool = False,
          script: str = "init.sh.j2", context: dict | None = None,
-         judge_console=None) -> Verdict:
+         judge_console=None, accel: str | None = None) -> Verdict:
     """Boot, run ``/init``, write ``console.log`` and ``boot.json`` into ``outdir``.
 
     ``judge_console`` (default :func:`judge`) turns the console into the verdict.
@@ -139,7 +155,7 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
     initrd = outdir / "initrd.cpio.gz"
     make_initramfs(initrd, busybox, modules, programs, record=record,
                    dump_formats=dump_formats, script=script, context=context)
-    argv = qemu_argv(arch, kernel, initrd, append)
+    argv = qemu_argv(arch, kernel, initrd, append, accel)
     started = time.monotonic()
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

@@ -54,3 +54,13 @@ def test_judge_wants_the_load_on_every_cpu_and_reports_step_times():
     assert any("load was not seen on every CPU (1/2)" in r for r in v.reasons)
     assert robustness.report(console).lines()[:2] == ["load-cpus: 1/2 (1.5 s)",
                                                      "cycles: 50/50 (60.0 s)"]
+
+
+def test_a_benchmark_run_must_finish_without_kernel_problems():
+    from kscribe.boot import judge_finished
+
+    assert judge_finished("KSCRIBE-BEGIN 6.1\nKSCRIBE-END\n").ok
+    hung = judge_finished("KSCRIBE-BEGIN 6.1\n[ 28.5] watchdog: BUG: soft lockup - CPU#0\n")
+    assert not hung.ok
+    assert hung.reasons[0].startswith("the run did not finish")
+    assert "soft lockup" in hung.reasons[1]

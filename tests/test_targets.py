@@ -64,3 +64,16 @@ def test_every_subcommand_has_help(sub):
     proc = subprocess.run([sys.executable, "-m", "kscribe", sub, "--help"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "usage: kscribe " + sub in proc.stdout
+
+
+def test_qemu_accel_override_replaces_only_the_accel_value():
+    from pathlib import Path
+
+    from kscribe.boot import qemu_argv
+
+    amd64 = arches()["amd64"]
+    default = qemu_argv(amd64, Path("vmlinuz"), Path("initrd"))
+    multi = qemu_argv(amd64, Path("vmlinuz"), Path("initrd"), accel="tcg,thread=multi")
+    at = default.index("-accel") + 1
+    assert multi[at] == "tcg,thread=multi"
+    assert multi[:at] + multi[at + 1:] == default[:at] + default[at + 1:]
