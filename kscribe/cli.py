@@ -132,6 +132,10 @@ def cmd_checkpatch(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline import outdir, prepare
     from kscribe.render import generated_sources
 
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise KscribeError(f"{missing[0]}: no such file (name C files to check, or none for "
+                           f"all of the tracer's; the target is given with --target)")
     p = prepare(args.target, settings)
     files = args.files or [*sorted(paths.KERNEL_MODULE.rglob("*.[ch]")),
                            *generated_sources(outdir(settings, p.target) / "src")]

@@ -48,6 +48,7 @@ def test_matrix_covers_the_issue_cells():
     (["boot", "nosuch/amd64"], "unknown suite 'nosuch'"),
     (["build", "--kdir", "/etc"], "/etc is not a prepared kernel tree: Makefile is missing"),
     (["build", "--kdir", "/nonexistent/tree"], "/nonexistent/tree: no such directory"),
+    (["checkpatch", "bookworm/amd64"], "bookworm/amd64: no such file (name C files"),
 ])
 def test_cli_errors_are_one_line_and_nonzero(argv, needle, env):
     proc = subprocess.run([sys.executable, "-m", "kscribe", *argv], capture_output=True,
