@@ -16,22 +16,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from kscribe.kconfig import read_tree
+from kscribe.codegen.module import render_sources
+from kscribe.config import matrix
+from kscribe.config.settings import Settings
+from kscribe.instrument.syscalls import assemble as core
+from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import prepare
-from kscribe.render import render_sources
-from kscribe.settings import Settings
-from kscribe.syscalls import core
-from kscribe.tasks import matrix
 
 
 def generate_once(name: str, settings: Settings, dest: Path) -> float:
     """Seconds to extract the syscall tables and render every module of one target."""
     p = prepare(name, settings)
-    core._CACHE.clear()  # measure the extraction, not the in-memory cache
+    core.clear_cache()  # measure the extraction, not the in-memory cache
     started = time.perf_counter()
     tables = core.tables(p, settings)
     render_sources(read_tree(p.provisioned.kdir), dest, target=p.target.name,
-                   arch=p.target.arch.name, syscalls=tables)
+                   arch=p.target.arch, syscalls=tables)
     return time.perf_counter() - started
 
 
@@ -40,7 +40,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per target (median)")
     args = ap.parse_args()
     settings = Settings.from_env()
-    cells = matrix()["build"]
+    cells = matrix.load().build
     total = 0.0
     worst = ("", 0.0)
     with tempfile.TemporaryDirectory() as tmp:

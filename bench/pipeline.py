@@ -2,8 +2,9 @@
 
 - cold: `doit` with an empty cache, output folder and lock (downloads, extract, build, boot)
 - warm: `doit` with the cache kept but a fresh output folder and lock
-- no-op: `doit` again with nothing changed, beside a bare `make -C <headers> M=<dir>` on the
-  same, already built tree (kbuild's own no-op); their ratio is measured in one run.
+- no-op: `doit` again with nothing changed, beside kbuild's own no-op: the build's exact
+  `make -C <headers> M=<dir>` command (metadata.json's "make") on the same, already built
+  tree; their ratio is measured in one run.
 
 Run: .venv/bin/python bench/pipeline.py [--skip-cold] [--repeat N]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -21,8 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from kscribe.config.target import DEFAULT_TARGET, parse_target
+
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "bookworm/amd64"
+SLUG = parse_target(DEFAULT_TARGET).slug
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -51,15 +55,15 @@ def main() -> None:
             shutil.rmtree(work / "out")
             os.unlink(work / "kscribe.lock")
         print(f"warm  doit (cache kept, fresh output):             {timed(doit, base):6.2f} s")
-        meta = json.loads((work / "out/bookworm_amd64/metadata.json").read_text())
-        make = ["make", "-C", meta["kdir"], f"M={work / 'out/bookworm_amd64/src'}", "modules"]
+        meta = json.loads((work / "out" / SLUG / "metadata.json").read_text())
+        make = shlex.split(meta["make"])
         noop, kbuild = [], []
         for _ in range(args.repeat):
             noop.append(timed(doit, base))
             kbuild.append(timed(make, base))
         d, k = statistics.median(noop), statistics.median(kbuild)
         print(f"no-op doit rerun (median of {args.repeat}):              {d:6.3f} s")
-        print(f"no-op bare kbuild `make -C <headers> M=<dir>` (median): {k:6.3f} s")
+        print(f"no-op kbuild, the build's own `make -C <headers> M=<dir>` (median): {k:6.3f} s")
         print(f"ratio doit / kbuild no-op:                          {d / k:6.2f} "
               f"({'faster' if d < k else 'slower'} than kbuild)")
     finally:

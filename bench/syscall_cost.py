@@ -1,6 +1,6 @@
 """Cost per traced syscall, kscribe against ftrace and no tracing, in one guest run.
 
-Boots the default target (bookworm/amd64) under QEMU with templates/bench.sh.j2 as /init:
+Boots the default target (bookworm/amd64) under QEMU with templates/guest/bench.sh.j2 as /init:
 the same getppid() loop untraced, with the kernel's own syscall events (tracefs), and
 recorded by kscribe (all syscalls, overwrite mode like ftrace's default), three rounds each;
 then the highest call rate kscribe records without losing an event at its default buffer
@@ -22,24 +22,25 @@ import re
 import statistics
 import sys
 
-from kscribe.boot import judge_finished
+from kscribe.config.settings import Settings
+from kscribe.config.target import DEFAULT_TARGET
+from kscribe.guest.console import MARK, judge_finished
 from kscribe.pipeline import build_target, guest_run
-from kscribe.settings import Settings
 
 RATES = [20_000, 40_000, 80_000, 160_000, 240_000, 320_000, 480_000]
-SECONDS = 2  # per rate, as in templates/bench.sh.j2
+SECONDS = 2  # per rate, as in templates/guest/bench.sh.j2
 ACCEL = "tcg,thread=multi"  # vCPUs in parallel: see the module's docstring
 
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("target", nargs="?", default="bookworm/amd64")
+    ap.add_argument("target", nargs="?", default=DEFAULT_TARGET)
     ap.add_argument("--calls", type=int, default=200_000, help="calls per loop")
     args = ap.parse_args()
     settings = Settings.from_env()
     build_target(args.target, settings)
-    v, run = guest_run(args.target, settings, "bench", script="bench.sh.j2",
+    v, run = guest_run(args.target, settings, "bench", script="guest/bench.sh.j2",
                        context={"calls": args.calls, "rates": RATES},
                        judge_console=judge_finished, timeout=1800, accel=ACCEL)
     console = (run / "console.log").read_text()
@@ -47,7 +48,7 @@ def main() -> int:
         print(f"bench: {v.summary()} (console: {run / 'console.log'})", file=sys.stderr)
         return 1
     cost: dict[str, list[int]] = {}
-    for mode, ns in re.findall(r"^KSCRIBE-BENCH (\w+) LOOP calls=\d+ ns_per_call=(\d+)",
+    for mode, ns in re.findall(rf"^{MARK.bench} (\w+) LOOP calls=\d+ ns_per_call=(\d+)",
                                console, re.M):
         cost.setdefault(mode, []).append(int(ns))
     med = {mode: statistics.median(values) for mode, values in cost.items()}
@@ -61,7 +62,7 @@ def main() -> int:
     print(f"  kscribe / ftrace overhead ratio: {over_k / over_f:.2f} "
           f"({'no slower' if over_k <= over_f else 'slower'} than ftrace)")
     rates = [(int(r), int(lost) if lost else -1, int(calls or 0)) for r, lost, calls in
-             re.findall(r"^KSCRIBE-BENCH rate (\d+) lost=(\d*) calls=(\d*)", console, re.M)]
+             re.findall(rf"^{MARK.bench} rate (\d+) lost=(\d*) calls=(\d*)", console, re.M)]
     for r, lost, calls in rates:
         achieved = 2 * calls // SECONDS
         print(f"  asked {r:7} calls/s, made {calls // SECONDS:7}/s = {achieved:7} events/s: "

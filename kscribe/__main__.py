@@ -1,5 +1,5 @@
 """`python -m kscribe` is the `kscribe` command."""
 
-from kscribe.cli import main
+from kscribe.cli.main import main
 
 raise SystemExit(main())

@@ -1,32 +1,37 @@
 """The steps a user runs, end to end: resolve, provision, pick a toolchain, build, boot.
 
 The command line and the doit tasks both call these; each step reuses what the previous run
-left (lock file, cache, build folder) unless told to refresh.
+left (lock file, cache, build folder) unless told to refresh. Where each step leaves its
+files is :class:`Layout`, defined once.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from kscribe import atomic
-from kscribe.boot import Verdict, boot
-from kscribe.build import GUEST_PROGRAMS, BuildResult, build
+from kscribe.build import guest_programs, metadata
+from kscribe.build.kbuild import BuildResult, build
+from kscribe.config.arches import get_arch, host_arch
+from kscribe.config.settings import Settings
+from kscribe.config.target import Target, parse_target
+from kscribe.debian.lock import Resolved
+from kscribe.debian.provision import Provisioned, provision
+from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
-from kscribe.kconfig import read_tree
-from kscribe.provision import Provisioned, provision
-from kscribe.resolve import Resolved, resolve
-from kscribe.settings import Settings
-from kscribe.syscalls import tables as syscall_tables
-from kscribe.tables import Arch, get_arch
-from kscribe.target import Target, parse_target
-from kscribe.toolchain import HOST_ARCH, select
-from kscribe.trace import Event as TraceEvent
-from kscribe.trace import babeltrace, console_payload, extract, parse
-from kscribe.trace import summary as event_summary
+from kscribe.guest import stress
+from kscribe.guest.console import Verdict, payload
+from kscribe.guest.qemu import boot
+from kscribe.guest.trace import Event as TraceEvent
+from kscribe.guest.trace import babeltrace, extract, parse
+from kscribe.guest.trace import summary as event_summary
+from kscribe.instrument.syscalls import tables as syscall_tables
+from kscribe.kernel.tree import read_tree
+from kscribe.toolchain.select import Toolchain, select
+from kscribe.util import atomic
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,46 @@ class Prepared:
     provisioned: Provisioned
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a target's outputs are: ``<out>/<target-slug>/``."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, settings: Settings, target: Target) -> Layout:
+        return cls(settings.out_dir / target.slug)
+
+    @property
+    def metadata(self) -> Path:
+        return self.folder / metadata.NAME
+
+    @property
+    def pin(self) -> Path:
+        """The target's lock entry as provisioned (what a build depends on)."""
+        return self.folder / "pin.json"
+
+    @property
+    def boot(self) -> Path:
+        return self.folder / "boot.json"
+
+    @property
+    def console(self) -> Path:
+        return self.folder / "console.log"
+
+    @property
+    def trace_json(self) -> Path:
+        return self.folder / "trace.json"
+
+    @property
+    def trace_txt(self) -> Path:
+        return self.folder / "trace.txt"
+
+    def run(self, name: str) -> Path:
+        """The folder of one guest run (``trace-boot``, ``stress``...)."""
+        return self.folder / name
+
+
 def prepare(name: str, settings: Settings, refresh: bool = False) -> Prepared:
     """Resolve (or read the lock of) ``name`` and make sure its files are in the cache."""
     target = parse_target(name)
@@ -45,9 +90,25 @@ def prepare(name: str, settings: Settings, refresh: bool = False) -> Prepared:
     return Prepared(target, resolved, provision(settings, resolved))
 
 
+def write_pin(settings: Settings, p: Prepared) -> Path:
+    """Write the target's pin beside its outputs, only when it changed (so that an
+    unchanged pin leaves what depends on it up to date)."""
+    path = Layout.of(settings, p.target).pin
+    text = atomic.json_text(p.resolved.to_lock())
+    if not path.is_file() or path.read_text() != text:
+        atomic.write_text(path, text)
+    return path
+
+
 def outdir(settings: Settings, target: Target) -> Path:
     """The build folder of a target."""
-    return settings.out_dir / target.slug
+    return Layout.of(settings, target).folder
+
+
+def toolchain_of(settings: Settings, p: Prepared, mode: str = "auto") -> Toolchain:
+    """The toolchain that builds the target's modules."""
+    return select(settings, read_tree(p.provisioned.kdir), p.target.arch,
+                  p.target.suite.codename, p.resolved.debs["kbuild"], mode)
 
 
 def build_target(name: str, settings: Settings, toolchain: str = "auto",
@@ -55,36 +116,30 @@ def build_target(name: str, settings: Settings, toolchain: str = "auto",
     """Build the tracer for a Debian target."""
     p = prepare(name, settings)
     tree = read_tree(p.provisioned.kdir)
-    tc = select(settings, tree, p.target.arch, p.target.suite.codename,
-                p.resolved.debs["kbuild"], toolchain)
+    tc = toolchain_of(settings, p, toolchain)
     packages = {role: f"{d.name} {d.version}" for role, d in p.resolved.debs.items()}
     return build(tree=tree, arch=p.target.arch, toolchain=tc,
                  outdir=outdir(settings, p.target), target=p.target.name, packages=packages,
-                 binds=(p.provisioned.root,), syscalls=syscall_tables(p, settings),
-                 clean=clean)
+                 binds=(p.provisioned.root,), tree_prefix=p.provisioned.root / "prefix",
+                 syscalls=syscall_tables(p, settings), clean=clean)
 
 
 def build_kdir(kdir: Path, settings: Settings, arch: str | None = None,
                clean: bool = False) -> BuildResult:
     """Build the tracer against a local, already prepared kernel tree (host toolchain)."""
     tree = read_tree(kdir)
-    arch_row: Arch = get_arch(arch or HOST_ARCH)
+    arch_row = get_arch(arch) if arch else host_arch()
     tc = select(settings, tree, arch_row, None, None, "host")
     return build(tree=tree, arch=arch_row, toolchain=tc, outdir=settings.out_dir / "local",
                  target=f"kdir:{kdir}", clean=clean)
 
 
-def _built_modules(folder: Path) -> list[Path]:
-    meta_path = folder / "metadata.json"
-    if not meta_path.is_file():
-        raise KscribeError(f"{folder}: nothing built yet; run `kscribe build` first")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("status") != "ok":
-        raise KscribeError(f"{meta_path}: the last build did not succeed")
-    return [folder / f"{m}.ko" for m in meta["modules"]]
+def _programs(folder: Path) -> dict[str, Path]:
+    """The static guest programs built beside the modules."""
+    return {name: folder / name for name in guest_programs.PROGRAMS}
 
 
-def guest_run(name: str, settings: Settings, run: str, **kw) -> tuple[Verdict, Path]:
+def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdict, Path]:
     """Boot the target with its built tracer, ``boot()`` options ``kw``, console and
     verdict in ``out/<target>/<run>``; returns the verdict and that folder."""
     p = prepare(name, settings)
@@ -92,13 +147,8 @@ def guest_run(name: str, settings: Settings, run: str, **kw) -> tuple[Verdict, P
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
     v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=_built_modules(folder), programs=_programs(folder), outdir=dest, **kw)
+             modules=metadata.modules(folder), programs=_programs(folder), outdir=dest, **kw)
     return v, dest
-
-
-def _programs(folder: Path) -> dict[str, Path]:
-    """The static guest programs built beside the modules."""
-    return {name: folder / name for name in GUEST_PROGRAMS}
 
 
 def boot_target(name: str, settings: Settings, modules_from: str | None = None,
@@ -107,7 +157,7 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     p = prepare(name, settings)
     folder = outdir(settings, p.target)
     src = outdir(settings, parse_target(modules_from)) if modules_from else folder
-    modules = _built_modules(src)
+    modules = metadata.modules(src)
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
     return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
@@ -139,18 +189,18 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     """
     v, run = guest_run(name, settings, "trace-boot", append=append,
                        record=record or DEFAULT_RECORD)
-    folder = run.parent
+    layout = Layout(run.parent)
     if not v.ok:
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
-    trace_dir = extract((run / "console.log").read_text(), folder / "trace")
+    trace_dir = extract((run / "console.log").read_text(), layout.folder / "trace")
     text = babeltrace(trace_dir)
-    atomic.write_text(folder / "trace.txt", text)
+    atomic.write_text(layout.trace_txt, text)
     events = parse(text)
     summary = event_summary(events)
-    atomic.write_json(folder / "trace.json", {"target": name, "events": len(events),
-                                              "per_type": summary, "boot": v.summary()})
-    return TraceResult(v, trace_dir, folder / "trace.txt", events, summary)
+    atomic.write_json(layout.trace_json, {"target": name, "events": len(events),
+                                          "per_type": summary, "boot": v.summary()})
+    return TraceResult(v, trace_dir, layout.trace_txt, events, summary)
 
 
 def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
@@ -163,7 +213,7 @@ def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
     v, run = guest_run(name, settings, "formats-boot", dump_formats=True)
     if not v.ok:
         raise KscribeError(f"{name}: the boot failed: {'; '.join(v.reasons)}")
-    text = gzip.decompress(console_payload((run / "console.log").read_text(), "FORMATS"))
+    text = gzip.decompress(payload((run / "console.log").read_text(), "FORMATS"))
     formats: dict[str, list[str]] = {}
     for block in text.decode(errors="replace").split("== ")[1:]:
         header, _, body = block.partition("\n")
@@ -175,13 +225,12 @@ def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
 
 
 def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
-    """The robustness run of :mod:`kscribe.robustness` on the target; its tiny-buffer
+    """The robustness run of :mod:`kscribe.guest.stress` on the target; its tiny-buffer
     trace is unpacked into ``stress/trace`` and must read with babeltrace2."""
-    from kscribe import robustness
-
-    v, run = guest_run(name, settings, "stress", script="stress.sh.j2",
-                       judge_console=robustness.judge, timeout=900,
-                       context={"cycles": robustness.CYCLES, "ioctls": robustness.IOCTLS})
+    cpus = parse_target(name).arch.qemu.cpus
+    v, run = guest_run(name, settings, "stress", script=stress.SCRIPT,
+                       judge_console=lambda console: stress.judge(console, cpus), timeout=900,
+                       context={"cycles": stress.CYCLES, "ioctls": stress.IOCTLS})
     try:
         trace = extract((run / "console.log").read_text(), run / "trace")
         babeltrace(trace)

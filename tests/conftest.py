@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kscribe.settings import Settings
+from kscribe.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
@@ -49,6 +49,20 @@ def root() -> None:
     """Skip (or fail, in CI) when not root: chroots need it."""
     if os.geteuid() != 0:
         _unavailable("this test needs root (debootstrap, mount namespaces)")
+
+
+def path_without(tmp_path: Path, *programs: str) -> str:
+    """A PATH that has every program of the real PATH except ``programs``."""
+    bindir = tmp_path / f"bin-without-{'-'.join(programs)}"
+    bindir.mkdir()
+    for d in os.environ["PATH"].split(":"):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            link = bindir / name
+            if name not in programs and not link.exists():
+                link.symlink_to(os.path.join(d, name))
+    return str(bindir)
 
 
 def need_tool(name: str) -> None:

@@ -1,6 +1,6 @@
 """Generated C layout: wrapping the kernel way, splitting argument lists."""
 
-from kscribe.cformat import split_top_level, width, wrap_call, wrap_statement
+from kscribe.codegen.cformat import split_top_level, width, wrap_call, wrap_statement
 
 
 def test_split_respects_brackets_and_strings():

@@ -2,12 +2,12 @@
 
 import pytest
 
-from kscribe import paths
-from kscribe.checkpatch import check, script
-from kscribe.kconfig import read_tree
+from kscribe.codegen.module import generated_sources, render_sources
+from kscribe.config import paths
+from kscribe.instrument.syscalls import tables
+from kscribe.kernel.checkpatch import check, script
+from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import prepare
-from kscribe.render import generated_sources, render_sources
-from kscribe.syscalls import tables
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -27,7 +27,7 @@ def test_generated_c_is_clean(settings, tmp_path, target, with_syscalls):
     tool = script(settings, prepare("bookworm/amd64", settings).resolved)
     p = prepare(target, settings)
     render_sources(read_tree(p.provisioned.kdir), tmp_path, target=target,
-                   arch=p.target.arch.name,
+                   arch=p.target.arch,
                    syscalls=tables(p, settings) if with_syscalls else None)
     generated = generated_sources(tmp_path)
     assert len(generated) >= 11 + with_syscalls

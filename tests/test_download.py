@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kscribe.download import fetch
+from kscribe.debian.download import fetch
 from kscribe.errors import KscribeError
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -61,13 +61,13 @@ def test_good_download_verified(server, tmp_path):
 def test_checksum_mismatch_is_refused_and_leaves_nothing(server, tmp_path):
     with pytest.raises(KscribeError, match=r"cannot download .*/good: corrupted download: "
                                            r"sha256 [0-9a-f]{64}, expected 0{64}"):
-        fetch(f"{server}/good", tmp_path / "f.deb", sha256="0" * 64)
+        fetch(f"{server}/good", tmp_path / "f.deb", sha256="0" * 64, retry_delay=0)
     assert _leftovers(tmp_path) == []
 
 
 def test_interrupted_download_leaves_nothing(server, tmp_path):
     with pytest.raises(KscribeError, match=r"cannot download .*/cut"):
-        fetch(f"{server}/cut", tmp_path / "f.deb", size=len(PAYLOAD))
+        fetch(f"{server}/cut", tmp_path / "f.deb", size=len(PAYLOAD), retry_delay=0)
     assert _leftovers(tmp_path) == []
 
 
@@ -81,5 +81,5 @@ def test_existing_file_survives_a_failed_refresh(server, tmp_path):
     dest = tmp_path / "f.deb"
     dest.write_bytes(b"old")
     with pytest.raises(KscribeError):
-        fetch(f"{server}/cut", dest, size=len(PAYLOAD))
+        fetch(f"{server}/cut", dest, size=len(PAYLOAD), retry_delay=0)
     assert dest.read_bytes() == b"old"

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from kscribe import paths
+from kscribe.codegen.payload import payload_c
+from kscribe.config import paths
 from kscribe.errors import KscribeError
-from kscribe.events import resolve
-from kscribe.kconfig import read_tree
-from kscribe.payload import payload_c
+from kscribe.instrument.events.resolve import resolve
+from kscribe.instrument.events.spec import load, load_all
+from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import prepare
-from kscribe.spec import load, load_all
 
 pytestmark = pytest.mark.usefixtures("network")
 

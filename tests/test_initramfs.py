@@ -3,7 +3,7 @@
 import gzip
 import subprocess
 
-from kscribe import initramfs as ir
+from kscribe.guest import initramfs as ir
 
 from .conftest import need_tool
 

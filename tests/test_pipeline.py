@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from kscribe.archive import Archive
-from kscribe.download import sha256_file
+from kscribe.config.target import parse_target
+from kscribe.debian.archive import Archive
+from kscribe.debian.provision import deb_path, fetch_deb
+from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
 from kscribe.pipeline import boot_target, build_kdir, build_target, prepare
-from kscribe.provision import deb_path, fetch_deb
-from kscribe.resolve import resolve
-from kscribe.target import parse_target
+from kscribe.util.digest import sha256_file
 
-from .conftest import ROOT, need_tool
+from .conftest import ROOT, need_tool, path_without
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -34,20 +32,6 @@ pytestmark = pytest.mark.usefixtures("network")
 def _kscribe(env, *argv, **kw):
     return subprocess.run([sys.executable, "-m", "kscribe", *argv], capture_output=True,
                           text=True, env=env, **kw)
-
-
-def _path_without(tmp_path: Path, *programs: str) -> str:
-    """A PATH that has every program of the real PATH except ``programs``."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for d in os.environ["PATH"].split(":"):
-        if not os.path.isdir(d):
-            continue
-        for name in os.listdir(d):
-            link = bindir / name
-            if name not in programs and not link.exists():
-                link.symlink_to(os.path.join(d, name))
-    return str(bindir)
 
 
 def test_resolve_pins_and_reuses_the_lock(settings):
@@ -143,9 +127,9 @@ def test_probe_prototypes_follow_the_exact_kernel(settings, root):
 
 def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path):
     src = tmp_path / "src"
-    for part in ("templates", "instrumentation", "kernel_module", "kscribe", "tests/guest"):
+    for part in ("templates", "instrumentation", "kernel_module", "tests/guest"):
         shutil.copytree(ROOT / part, src / part)
-    tpl = src / "templates/probe.c.j2"
+    tpl = src / "templates/module/probe.c.j2"
     text = tpl.read_text()
     assert "return kscribe_probe_register(" in text
     tpl.write_text(text.replace("return kscribe_probe_register(",
@@ -169,7 +153,7 @@ def test_kdir_build(settings):
 
 
 def test_missing_cross_compiler_says_how_to_install(env, tmp_path):
-    path = _path_without(tmp_path, "aarch64-linux-gnu-gcc-12")
+    path = path_without(tmp_path, "aarch64-linux-gnu-gcc-12")
     proc = _kscribe({**env, "PATH": path}, "build", "bookworm/arm64", "--toolchain", "host")
     assert proc.returncode == 2
     assert "aarch64-linux-gnu-gcc-12 not found" in proc.stderr
@@ -190,7 +174,7 @@ def test_native_boot_loads_and_counts(settings):
 
 def test_missing_qemu_says_how_to_install(settings, env, tmp_path):
     build_target("bookworm/amd64", settings)
-    path = _path_without(tmp_path, "qemu-system-x86_64")
+    path = path_without(tmp_path, "qemu-system-x86_64")
     proc = _kscribe({**env, "PATH": path}, "boot", "bookworm/amd64")
     assert proc.returncode == 2
     assert "qemu-system-x86_64 not found" in proc.stderr

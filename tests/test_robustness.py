@@ -5,7 +5,7 @@ events while recording, unloading while recording; no kernel warning anywhere.""
 
 import pytest
 
-from kscribe import robustness
+from kscribe.guest import stress as robustness
 from kscribe.pipeline import build_target, stress_target
 
 from .conftest import need_tool
@@ -40,7 +40,7 @@ def test_tiny_buffer_losses_are_exact_and_in_the_trace(stressed, settings):
 def test_judge_sees_a_failed_check():
     console = ("KSCRIBE-BEGIN 6.1\nKSCRIBE-CHECK cycles 49/50\n"
                "[    1.0] WARNING: CPU: 0 PID: 1 at kernel/x.c:1\nKSCRIBE-END\n")
-    v = robustness.judge(console)
+    v = robustness.judge(console, cpus=2)
     assert not v.ok
     assert any("check cycles: 49/50" in r for r in v.reasons)
     assert any(r.startswith("kernel: ") for r in v.reasons)
@@ -50,14 +50,14 @@ def test_judge_wants_the_load_on_every_cpu_and_reports_step_times():
     console = ("KSCRIBE-BEGIN 6.1\nKSCRIBE-AT start 2.0\nKSCRIBE-CHECK load-cpus 1/2\n"
                "KSCRIBE-AT load-cpus 3.5\nKSCRIBE-CHECK cycles 50/50\n"
                "KSCRIBE-AT cycles 63.5\nKSCRIBE-END\n")
-    v = robustness.judge(console)
+    v = robustness.judge(console, cpus=2)
     assert any("load was not seen on every CPU (1/2)" in r for r in v.reasons)
     assert robustness.report(console).lines()[:2] == ["load-cpus: 1/2 (1.5 s)",
                                                      "cycles: 50/50 (60.0 s)"]
 
 
 def test_a_benchmark_run_must_finish_without_kernel_problems():
-    from kscribe.boot import judge_finished
+    from kscribe.guest.console import judge_finished
 
     assert judge_finished("KSCRIBE-BEGIN 6.1\nKSCRIBE-END\n").ok
     hung = judge_finished("KSCRIBE-BEGIN 6.1\n[ 28.5] watchdog: BUG: soft lockup - CPU#0\n")

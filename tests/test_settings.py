@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from kscribe.settings import Settings, mirrors_from_apt
+from kscribe.config.settings import Settings, mirrors_from_apt
 
 
 def test_deb822_and_one_line_sources(tmp_path: Path):
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list").write_text(
-        "# comment\ndeb [arch=amd64] http://mirror.example/debian-security bookworm-security main\n")
+        "# comment\ndeb [arch=amd64] http://mirror.example/debian-security "
+        "bookworm-security main\n")
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\n"
         "Components: main\n\nTypes: deb\nURIs: https://vendor.example/apt\nSuites: stable-x\n"
@@ -32,5 +33,6 @@ def test_environment_overrides(monkeypatch, tmp_path):
 
 def test_no_host_name_in_the_package():
     root = Path(__file__).resolve().parent.parent
-    for path in [*root.glob("kscribe/**/*.py"), *root.glob("kscribe/data/*"), root / "dodo.py"]:
+    for path in [*root.glob("kscribe/**/*.py"), *root.glob("kscribe/data/**/*.toml"),
+                 root / "dodo.py"]:
         assert "debian.org" not in path.read_text(), path

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kscribe.errors import KscribeError
-from kscribe.spec import load, load_all
+from kscribe.instrument.events.spec import load, load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from kscribe.errors import KscribeError
+from kscribe.instrument.syscalls import assemble as core
+from kscribe.instrument.syscalls.specs import load, load_all
 from kscribe.pipeline import prepare
-from kscribe.syscalls import core
-from kscribe.syscalls.specs import load, load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "instrumentation" / "syscalls"

@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
+from kscribe.config.arches import arches
+from kscribe.config.suites import suites
+from kscribe.config.target import all_targets, parse_target
 from kscribe.errors import KscribeError
-from kscribe.tables import arches, suites
-from kscribe.target import all_targets, parse_target
 
 
 def test_every_suite_arch_is_in_the_arch_table():
@@ -36,11 +37,26 @@ def test_bad_targets_name_the_bad_part(text, message):
         parse_target(text)
 
 
-def test_matrix_covers_the_issue_cells():
+def test_every_target_of_the_tables_is_known():
     names = {t.name for t in all_targets()}
     for cell in ("bullseye/amd64", "bookworm/armhf", "bookworm/i386", "bookworm/mips64el",
                  "bookworm/s390x", "trixie/riscv64", "sid/arm64", "bookworm-backports/amd64"):
         assert cell in names
+
+
+def test_ci_matrix_file_is_read_and_checked(tmp_path):
+    from kscribe.config import matrix
+
+    m = matrix.load()
+    assert "bookworm/amd64" in m.boot and set(m.boot) <= set(m.build)
+    assert {"bullseye/amd64", "trixie/riscv64", "sid/arm64"} <= set(m.build)
+    bad = tmp_path / "matrix.toml"
+    bad.write_text('build = ["bookworm/amd64"]\nboot = ["bookworm/amd64", "sid/arm64"]\n')
+    with pytest.raises(KscribeError, match="boot cells not built: sid/arm64"):
+        matrix.load(bad)
+    bad.write_text('build = ["bookworm/amd65"]\nboot = []\n')
+    with pytest.raises(KscribeError, match=r"matrix.toml: build: unknown architecture 'amd65'"):
+        matrix.load(bad)
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -70,7 +86,7 @@ def test_every_subcommand_has_help(sub):
 def test_qemu_accel_override_replaces_only_the_accel_value():
     from pathlib import Path
 
-    from kscribe.boot import qemu_argv
+    from kscribe.guest.qemu import qemu_argv
 
     amd64 = arches()["amd64"]
     default = qemu_argv(amd64, Path("vmlinuz"), Path("initrd"))

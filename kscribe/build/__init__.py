@@ -1,0 +1,1 @@
+"""Building the tracer: kbuild of the modules, the guest programs, metadata.json."""

@@ -1,0 +1,50 @@
+"""The static programs the guest runs beside the modules: the control tool and the workloads.
+
+They are plain userspace C built with any gcc of the target architecture (static, so the
+guest's busybox initramfs needs no libraries) and with the checkout's path mapped away, so
+two checkouts give the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kscribe.config import paths
+from kscribe.config.arches import Arch, host_arch
+from kscribe.errors import KscribeError
+from kscribe.util import atomic, proc
+
+# name in the guest's /bin -> source
+PROGRAMS = {
+    "kscribectl": paths.KERNEL_MODULE / "tools/kscribectl.c",
+    "kscribe-workload": paths.GUEST_SOURCES / "workload.c",
+    "kscribe-loop": paths.GUEST_SOURCES / "syscall-loop.c",
+    "kscribe-fuzz": paths.GUEST_SOURCES / "ioctl-fuzz.c",
+}
+
+
+def compiler(arch: Arch) -> str:
+    """The host's gcc for ``arch``: its own when native, the cross gcc otherwise."""
+    if arch.name == host_arch().name:
+        return "gcc"
+    return f"{arch.triplet}-gcc"
+
+
+def build_program(arch: Arch, name: str, source: Path, dest: Path) -> Path:
+    """Build the static guest program ``name`` from ``source`` for ``arch`` into ``dest``."""
+    cc = compiler(arch)
+    out = dest / name
+    with atomic.atomic_path(out) as tmp:
+        done = proc.run([cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror",
+                         f"-ffile-prefix-map={paths.ROOT}=.", "-Wl,--build-id=none",
+                         "-I", paths.KERNEL_MODULE / "include", "-o", tmp, source],
+                        check=False, why=f"to build the guest programs for {arch.name}")
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["?"])[0]
+            raise KscribeError(f"{source.name} for {arch.name} does not build: {first}")
+    return out
+
+
+def build_all(arch: Arch, dest: Path) -> list[Path]:
+    """Every guest program for ``arch``, into ``dest``."""
+    return [build_program(arch, name, src, dest) for name, src in PROGRAMS.items()]

@@ -1,0 +1,1 @@
+"""The `kscribe` command: one subcommand per step."""

@@ -1,0 +1,156 @@
+"""The subcommands of ``kscribe``: each takes the parsed arguments and the settings and
+returns the exit status; errors are raised as KscribeError (one line, exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kscribe.config import paths
+from kscribe.config.settings import Settings
+from kscribe.config.target import all_targets, parse_target
+from kscribe.debian import lock
+from kscribe.errors import KscribeError
+from kscribe.pipeline import (
+    Layout,
+    boot_target,
+    build_kdir,
+    build_target,
+    outdir,
+    prepare,
+    stress_target,
+    trace_target,
+    write_pin,
+)
+from kscribe.util import atomic
+
+
+def targets(args: argparse.Namespace, settings: Settings) -> int:
+    pins = lock.read(settings.lock_path)
+    for t in all_targets():
+        pinned = pins.get(t.name)
+        extra = (f"{pinned.get('version', '?')} ({pinned.get('abi', '?')})"
+                 if isinstance(pinned, dict) else "not resolved yet")
+        print(f"{t.name:28} {t.arch.kbuild_arch:8} {extra}")
+    return 0
+
+
+def resolve(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from kscribe.debian.resolve import resolve as resolve_target
+
+    r = resolve_target(parse_target(args.target), settings, refresh=args.refresh)
+    if args.json:
+        print(json.dumps({r.target: r.to_lock()}, indent=2))
+    else:
+        print(f"{r.target}: {r.version} ({r.abi}) from {r.suite}")
+        for role, d in r.debs.items():
+            print(f"  {role:8} {d.name} {d.version}")
+    return 0
+
+
+def provision(args: argparse.Namespace, settings: Settings) -> int:
+    p = prepare(args.target, settings, refresh=args.refresh)
+    write_pin(settings, p)
+    print(f"{p.target}: headers {p.provisioned.kdir}")
+    print(f"{p.target}: kernel  {p.provisioned.kernel}")
+    return 0
+
+
+def build(args: argparse.Namespace, settings: Settings) -> int:
+    if args.kdir:
+        res = build_kdir(args.kdir, settings, arch=args.arch, clean=args.clean)
+    elif args.target:
+        res = build_target(args.target, settings, toolchain=args.toolchain, clean=args.clean)
+    else:
+        raise KscribeError("build: give a TARGET (e.g. bookworm/amd64) or --kdir PATH")
+    print(f"{res.metadata['target']}: {res.outdir / 'metadata.json'}")
+    return 0
+
+
+def boot(args: argparse.Namespace, settings: Settings) -> int:
+    v = boot_target(args.target, settings, modules_from=args.modules_from, append=args.append)
+    print(f"{args.target}: {v.summary()}")
+    return 0 if v.ok else 1
+
+
+def trace(args: argparse.Namespace, settings: Settings) -> int:
+    res = trace_target(args.target, settings, record=args.record)
+    print(f"{args.target}: {len(res.events)} events in {res.trace} ({res.text})")
+    for name, count in list(res.summary.items())[:args.top]:
+        print(f"  {count:8} {name}")
+    return 0
+
+
+def stress(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.guest import stress as checks
+
+    v, trace_dir = stress_target(args.target, settings)
+    console = Layout.of(settings, parse_target(args.target)).run("stress") / "console.log"
+    for line in checks.report(console.read_text()).lines():
+        print(f"  {line}")
+    state = "PASS" if v.ok else "FAIL: " + "; ".join(v.reasons)
+    print(f"{args.target}: robustness {state} in {v.duration_s:.1f} s "
+          f"(tiny-buffer trace: {trace_dir})")
+    return 0 if v.ok else 1
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    build_target(args.target, settings, toolchain=args.toolchain)
+    v = boot_target(args.target, settings)
+    print(f"{args.target}: {v.summary()}")
+    return 0 if v.ok else 1
+
+
+def generate(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.codegen.module import render_sources
+    from kscribe.instrument.syscalls import tables
+    from kscribe.kernel.tree import read_tree
+
+    p = prepare(args.target, settings)
+    dest = args.output or outdir(settings, p.target) / "generated"
+    modules = render_sources(read_tree(p.provisioned.kdir), dest, target=p.target.name,
+                             arch=p.target.arch, syscalls=tables(p, settings))
+    print(f"{p.target}: {len(modules)} modules ({', '.join(modules)}) in {dest}")
+    return 0
+
+
+def checkpatch(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.codegen.module import generated_sources
+    from kscribe.kernel.checkpatch import check, script
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise KscribeError(f"{missing[0]}: no such file (name C files to check, or none for "
+                           f"all of the tracer's; the target is given with --target)")
+    p = prepare(args.target, settings)
+    files = args.files or [*sorted(paths.KERNEL_MODULE.rglob("*.[ch]")),
+                           *generated_sources(outdir(settings, p.target) / "src")]
+    tool = script(settings, p.resolved)
+    bad = 0
+    for f in files:
+        r = check(tool, Path(f), strict=not args.no_strict)
+        print(f"{f}: {r.errors} errors, {r.warnings} warnings, {r.checks} checks")
+        if r.errors or r.warnings:
+            print(r.text, end="")
+            bad += 1
+    return 1 if bad else 0
+
+
+def uapi(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.codegen import uapi as header
+
+    text = header.render(header.load())
+    current = header.HEADER.read_text() if header.HEADER.is_file() else None
+    if args.check:
+        if current != text:
+            print(f"kscribe: {header.HEADER} is not the rendering of {header.SPEC}: run "
+                  "`kscribe uapi`")
+            return 1
+        print(f"{header.HEADER}: up to date")
+        return 0
+    if current != text:
+        atomic.write_text(header.HEADER, text)
+        print(f"wrote {header.HEADER}")
+    return 0

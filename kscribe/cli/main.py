@@ -1,0 +1,135 @@
+"""The ``kscribe`` command: one subcommand per step, each with ``--help``.
+
+Every failure is one line on stderr, ``kscribe: error: <what and what to do>``, with exit
+status 2; a failed boot or check exits 1. An unexpected exception is a bug: it is reported
+in one line too, and ``-v`` (or ``KSCRIBE_DEBUG=1``) shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from kscribe import __version__
+from kscribe.cli import commands
+from kscribe.cli.syscalls import add_commands as add_syscall_commands
+from kscribe.config.settings import Settings
+from kscribe.config.target import DEFAULT_TARGET
+from kscribe.errors import KscribeError
+from kscribe.util import log
+
+ENV_HELP = """environment:
+  KSCRIBE_CACHE            cache folder (default ~/.cache/kscribe)
+  KSCRIBE_OUT              build folders (default ./out)
+  KSCRIBE_LOCK             lock file of resolved targets (default ./kscribe.lock)
+  KSCRIBE_MIRROR           Debian archive mirror (default: from /etc/apt/sources.list*)
+  KSCRIBE_SECURITY_MIRROR  Debian security mirror (default: from apt's sources)
+  KSCRIBE_KEYRING          keyring for Release signatures (default: Debian's archive keyring)
+"""
+TARGET_HELP = "SUITE/ARCH[/FLAVOUR], e.g. bookworm/amd64 (see `kscribe targets`)"
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    noise = common.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity",
+                       help="only errors and results")
+    noise.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
+                       help="also timings and details (and tracebacks of bugs)")
+    p = argparse.ArgumentParser(
+        prog="kscribe", description="Build, boot-test and upstream the kscribe tracer for "
+        "real Debian kernels.", epilog=ENV_HELP, parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"kscribe {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, epilog=ENV_HELP,
+                            parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        return sp
+
+    add("targets", commands.targets, "list the known targets and what each is pinned to")
+    sp = add("resolve", commands.resolve, "resolve a target to exact packages and pin it")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("--refresh", action="store_true", help="ask the archive again (also "
+                    "repairs a damaged lock file)")
+    sp.add_argument("--json", action="store_true", help="print the lock entry as JSON")
+    sp = add("provision", commands.provision, "download, verify and extract a target's kernel")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("--refresh", action="store_true", help="resolve the target again")
+    for name, func, text in (
+            ("build", commands.build, "build the tracer's modules for a target or a local tree"),
+            ("run", commands.run, "build, then boot-test under QEMU")):
+        sp = add(name, func, text)
+        sp.add_argument("target", nargs="?" if name == "build" else None, help=TARGET_HELP)
+        sp.add_argument("--toolchain", choices=("auto", "host", "chroot"), default="auto",
+                        help="where the compiler comes from (default: auto)")
+        if name == "build":
+            sp.add_argument("--kdir", type=Path, help="a prepared local kernel tree "
+                            "instead of a target, e.g. /lib/modules/$(uname -r)/build")
+            sp.add_argument("--arch", help="the Debian arch of --kdir (default: the host's)")
+            sp.add_argument("--clean", action="store_true", help="start from an empty "
+                            "build folder")
+    sp = add("generate", commands.generate, "write the generated sources of TARGET into a "
+             "folder for inspection")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("-o", "--output", type=Path, help="folder (default out/<target>/generated)")
+    sp = add("checkpatch", commands.checkpatch, "run the target kernel's checkpatch.pl "
+             "--strict on the tracer's C (hand-written and generated for TARGET)")
+    sp.add_argument("files", nargs="*", type=Path, help="files to check (default: all)")
+    sp.add_argument("--target", default=DEFAULT_TARGET, help=TARGET_HELP)
+    sp.add_argument("--no-strict", action="store_true", help="leave out --strict")
+    sp = add("uapi", commands.uapi, "render kernel_module/abi.yaml into the committed uapi "
+             "header")
+    sp.add_argument("--check", action="store_true", help="do not write: exit 1 if the "
+                    "committed header is not the rendering")
+    sp = add("trace", commands.trace, "boot TARGET, record the guest workload, read the CTF "
+             "trace with babeltrace2")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("--record", nargs=argparse.REMAINDER, help="kscribectl record options "
+                    "(default: -e '*'), e.g. --record -e 'sched:*' -b 65536")
+    sp.add_argument("--top", type=int, default=15, help="event types to list (default 15)")
+    sp = add("stress", commands.stress, "the robustness run: load/record/unload cycles, "
+             "random ioctls, a tiny buffer, pausing, unloading, under a syscall load")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp = add("boot", commands.boot, "boot a target's kernel under QEMU and load the tracer")
+    sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "
+                    "another target (a negative control: they must be refused)")
+    sp.add_argument("--append", default="", help="extra kernel command line")
+    add_syscall_commands(add)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv``; the exit status."""
+    args = parser().parse_args(argv)
+    verbosity = args.verbosity or 0
+    log.setup(verbosity)
+    try:
+        return int(args.func(args, Settings.from_env()))
+    except KscribeError as e:
+        print(f"kscribe: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kscribe: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"kscribe: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if verbosity > 0 or os.environ.get("KSCRIBE_DEBUG"):
+            traceback.print_exc()
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"kscribe: error: internal error {type(e).__name__}: {e} "
+              f"({Path(frame.filename).name}:{frame.lineno}); please report it, with the "
+              "traceback of `kscribe -v ...`", file=sys.stderr)
+        return 3

@@ -1,0 +1,1 @@
+"""What kscribe is told: settings, architectures, suites, targets, the CI matrix, paths."""

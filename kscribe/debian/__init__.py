@@ -1,0 +1,1 @@
+"""Debian's archive: signed indexes, verified downloads, the lock file, provisioned kernels."""

@@ -1,0 +1,154 @@
+"""Provision a resolved target: verified .deb files, extracted into one private prefix.
+
+Layout under the cache (``~/.cache/kscribe``)::
+
+    debs/<name>_<version>_<arch>.deb        verified against the lock's SHA256 on every use
+    kernels/<target-slug>_<version>/
+        prefix/usr/src/linux-headers-<abi>  the headers tree kbuild is pointed at (``kdir``)
+        vmlinuz (or vmlinux)                the target's own kernel
+        busybox                             the target arch's static busybox
+        provision.json                      what was extracted from which package
+
+The prefix is made in a temporary folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kscribe.config.settings import Settings
+from kscribe.debian import debfile
+from kscribe.debian.archive import Deb
+from kscribe.debian.download import fetch
+from kscribe.debian.lock import Resolved
+from kscribe.errors import KscribeError
+from kscribe.util import atomic, log
+from kscribe.util.digest import is_intact, sha256_file
+from kscribe.util.locking import file_lock
+
+# Where Debian kernel packages keep the kernel, and the name it gets in the cache.
+KERNEL_PATHS = {
+    "boot/vmlinuz-{abi}": "vmlinuz",
+    "boot/vmlinux-{abi}": "vmlinux",
+    "usr/lib/modules/{abi}/vmlinuz": "vmlinuz",
+    "usr/lib/modules/{abi}/vmlinuz.unsigned": "vmlinuz",
+    "usr/lib/modules/{abi}/vmlinux": "vmlinux",
+}
+BUSYBOX_PATHS = {"bin/busybox": "busybox", "usr/bin/busybox": "busybox"}
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """Paths of a provisioned target."""
+
+    root: Path
+    kdir: Path
+    kernel: Path
+    busybox: Path
+
+
+def deb_path(settings: Settings, deb: Deb) -> Path:
+    """Where a package is cached."""
+    version = deb.version.replace(":", "%3a")
+    return settings.cache_dir / "debs" / f"{deb.name}_{version}_{deb.arch}.deb"
+
+
+def fetch_deb(settings: Settings, deb: Deb) -> Path:
+    """The verified local copy of ``deb``: cached if intact, downloaded again otherwise."""
+    path = deb_path(settings, deb)
+    if path.exists() and not is_intact(path, deb.sha256, deb.size):
+        log.note(f"{path.name}: cached copy is corrupted (SHA256 mismatch), fetching it again")
+        path.unlink()
+    if not path.exists():
+        fetch(deb.url, path, sha256=deb.sha256, size=deb.size, label=path.name)
+    return path
+
+
+def _fix_makefile(prefix: Path, final_prefix: Path, abi: str) -> None:
+    """Point the flavour Makefile's ``/usr/src/...`` paths at ``final_prefix``.
+
+    Debian's flavour headers Makefile is a stub that includes the ``-common`` Makefile by
+    absolute path (and on 7.x sets ``KBUILD_OUTPUT`` likewise); every other link in the
+    packages is relative and resolves inside the prefix.
+    """
+    mk = prefix / "usr/src" / f"linux-headers-{abi}" / "Makefile"
+    text = mk.read_text()
+    fixed = text.replace("/usr/src/", f"{final_prefix}/usr/src/")
+    if fixed == text:
+        raise KscribeError(f"{mk}: no /usr/src/ path to rewrite; unknown headers layout")
+    mk.write_text(fixed)
+
+
+def kernel_dir(settings: Settings, resolved: Resolved) -> Path:
+    """The cache folder of a resolved target."""
+    slug = resolved.target.replace("/", "_")
+    return settings.cache_dir / "kernels" / f"{slug}_{resolved.version.replace(':', '_')}"
+
+
+def provision(settings: Settings, resolved: Resolved) -> Provisioned:
+    """Download, verify and extract everything the target needs; reuse it when present."""
+    root = kernel_dir(settings, resolved)
+    abi = resolved.abi
+    with file_lock(root.with_name(root.name + ".flock")):
+        if _info(root) is None or not _intact(root):
+            _extract(settings, resolved, root)
+    info = _info(root)
+    assert info is not None
+    kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
+    return Provisioned(root=root, kdir=kdir, kernel=root / info["kernel"],
+                       busybox=root / "busybox")
+
+
+def _info(root: Path) -> dict[str, Any] | None:
+    """``provision.json`` of a cache folder; None when absent or unreadable."""
+    try:
+        info = json.loads((root / "provision.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and "kernel" in info else None
+
+
+def is_provisioned(settings: Settings, resolved: Resolved) -> bool:
+    """True when the cache folder of ``resolved`` is complete (a cheap check: no hashing)."""
+    return _info(kernel_dir(settings, resolved)) is not None
+
+
+def _intact(root: Path) -> bool:
+    """True when the extracted kernel and busybox still have the hashes noted at extraction
+    (a provision.json without hashes is not trusted)."""
+    info = _info(root) or {}
+    for name, sha in info.get("sha256", {}).items():
+        if not is_intact(root / name, sha):
+            log.note(f"{root.name}: cached {name} is corrupted, extracting again")
+            return False
+    return "sha256" in info
+
+
+def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
+    """Fetch the packages and extract them into a new ``root``, atomically."""
+    abi = resolved.abi
+    debs = {role: fetch_deb(settings, d) for role, d in resolved.debs.items()}
+    with atomic.atomic_path(root, directory=True) as tmp:
+        prefix = tmp / "prefix"
+        for role in ("headers", "common", "kbuild"):
+            debfile.extract_all(debs[role], prefix)
+        _fix_makefile(prefix, root / "prefix", abi)
+        kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
+        kernel = debfile.extract_first(debs["image"], kernels, tmp)
+        if kernel is None:
+            raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
+                               f"{', '.join(kernels)}")
+        if not debfile.extract_first(debs["busybox"], BUSYBOX_PATHS, tmp):
+            raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
+                               f"{', '.join(BUSYBOX_PATHS)}")
+        (tmp / "busybox").chmod(0o755)
+        atomic.write_json(tmp / "provision.json", {
+            "target": resolved.target, "version": resolved.version, "abi": abi,
+            "kernel": kernel,
+            "sha256": {name: sha256_file(tmp / name) for name in (kernel, "busybox")},
+            "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
+                         for r, d in resolved.debs.items()},
+        })

@@ -1,0 +1,1 @@
+"""The guest: initramfs, QEMU, the console protocol and its verdicts, traces."""

@@ -1,0 +1,53 @@
+"""The boot test's verdict: did every step of ``templates/guest/init.sh.j2`` succeed?
+
+``/init`` loads the modules, records a small workload, checks that a non-root user is
+refused, unloads and powers off; the console must show every step's exit status 0, the
+core's own messages, hit counts, and no kernel warning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kscribe.guest.console import MARK, Verdict, kernel_problems, lines, started, unfinished
+
+_STAT = re.compile(r"^(\w+):(\w+) (\d+)\s*$", re.M)
+_UNLOAD = re.compile(r"kscribe: (\w+):(\w+) hits=(\d+)")
+STEPS = ("insmod", "kscribectl", "rmmod")
+
+
+def judge(console: str) -> Verdict:
+    """Read a boot console: did every step succeed, did the probes count, no warnings?"""
+    v = Verdict(ok=True)
+    kernel = started(console)
+    ran = kernel is not None
+    if not ran:
+        v.reasons.append(f"/init never ran (no {MARK.begin} on the console)")
+    else:
+        v.kernel = kernel or ""
+    steps = []
+    for rest in lines(console, MARK.rc):
+        rc, _, cmd = rest.partition(" ")
+        steps.append(cmd.split()[0] if cmd else "")
+        if rc != "0":
+            detail = re.search(rf"^{re.escape(cmd.split()[0])}: .*$", console, re.M) \
+                if cmd else None
+            v.reasons.append(f"`{cmd}` exited {rc}" + (f" ({detail.group(0)})" if detail else ""))
+    for need in STEPS:
+        if ran and need not in steps:
+            v.reasons.append(f"no {need} step ran")
+    if ran and not re.search(r"kscribe: core \S+ loaded", console):
+        v.reasons.append("the core module never said it loaded")
+    v.hits = {f"{s}:{e}": int(n) for s, e, n in _STAT.findall(console)}
+    if ran and not any(v.hits.values()):
+        v.reasons.append("no probe counted any hit")
+    unload = _UNLOAD.findall(console)
+    if ran and "rmmod" in steps and not unload:
+        v.reasons.append("no hit counts reported on unload")
+    nonroot = lines(console, MARK.nonroot)
+    if ran and (not nonroot or nonroot[0] == "0"):
+        v.reasons.append("a non-root user was not refused by /dev/kscribe")
+    v.reasons += kernel_problems(console)
+    if ran:
+        v.reasons += unfinished(console)
+    return v.close()

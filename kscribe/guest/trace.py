@@ -1,0 +1,143 @@
+"""Traces on the host: taken off the guest's console, read with babeltrace2, summarised.
+
+``/init`` writes the CTF trace folder to the console as a gzipped tar in base64 between
+``KSCRIBE-TRACE-BEGIN`` and ``KSCRIBE-TRACE-END`` (:mod:`kscribe.guest.console`). This
+module unpacks it, checks the
+stream files' packets, runs ``babeltrace2`` (with a time limit: a broken trace must give an
+error, never a hang) and parses its text output into events.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kscribe.errors import KscribeError
+from kscribe.guest.console import payload
+from kscribe.util import atomic, proc
+from kscribe.util.ctext import split_top_level
+
+BABELTRACE_TIMEOUT_S = 120
+_LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): "
+                   r"\{ cpu_id = (?P<cpu>\d+) \}, \{ ?(?P<fields>.*?) ?\}$")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as babeltrace2 prints it: timestamp (ns), name, CPU and payload fields."""
+
+    ts: int
+    name: str
+    cpu: int
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+def extract(console: str, dest: Path) -> Path:
+    """Unpack the trace sent over ``console`` into ``dest`` (replaced atomically)."""
+    blob = payload(console, "TRACE")
+    with atomic.atomic_path(dest, directory=True) as tmp:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+                _extract_plain_files(tar, tmp)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise KscribeError(f"the trace on the console is damaged: {e}") from None
+        inner = tmp / "trace"
+        if not (inner / "metadata").is_file():
+            raise KscribeError("the trace from the guest has no metadata file")
+        for p in inner.iterdir():
+            p.rename(tmp / p.name)
+        inner.rmdir()
+    return dest
+
+
+def _extract_plain_files(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract only folders and regular files with relative, clean names (a trace has no
+    other kind), whatever Python's own extraction filters can do."""
+    for member in tar.getmembers():
+        name = Path(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise KscribeError(f"the trace archive holds an unexpected entry {member.name!r}")
+        target = dest / name
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src = tar.extractfile(member)
+        assert src is not None
+        with src:
+            target.write_bytes(src.read())
+
+
+def babeltrace(trace: Path) -> str:
+    """The text of ``babeltrace2`` over a trace folder; a clear error if it cannot read it."""
+    proc.require("babeltrace2", why="to read CTF traces")
+    if not (trace / "metadata").is_file():
+        raise KscribeError(f"{trace}: not a CTF trace (no metadata file)")
+    done = proc.run(["babeltrace2", "--clock-seconds", "--no-delta", trace], check=False,
+                    timeout=BABELTRACE_TIMEOUT_S, text=False)
+    if done.returncode != 0:
+        cause = _babeltrace_cause(done.stderr.decode(errors="replace"))
+        raise KscribeError(f"{trace}: babeltrace2 cannot read the trace: {cause}")
+    return done.stdout.decode(errors="replace")
+
+
+def _babeltrace_cause(stderr: str) -> str:
+    """The most specific line of a babeltrace2 error report."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        if "Caused by:" in ln or "ERROR" in ln:
+            continue
+        if re.search(r"(offset|packet|stream|file|truncat|expect)", ln, re.I):
+            return re.sub(r"^\S+ \S+ \S+ \S+ \S+ ", "", ln)[:300]
+    return (lines[-1] if lines else "no message")[:300]
+
+
+def _fields(text: str) -> dict[str, object]:
+    out = {}
+    for part in split_top_level(text):
+        key, _, value = part.partition(" = ")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _value(text: str) -> object:
+    if text.startswith("{") and text.endswith("}"):
+        return _fields(text[1:-1].strip())
+    if text.startswith("[") and text.endswith("]"):
+        inner = text[1:-1].strip()
+        if not inner:
+            return []
+        return [_value(p.partition(" = ")[2].strip()) for p in split_top_level(inner)]
+    if text.startswith('"') and text.endswith('"'):
+        return text[1:-1].encode().decode("unicode_escape")
+    if text.startswith("( "):  # enumeration: ( "LABEL" : container = 3 )
+        m = re.search(r'"([^"]*)"', text)
+        return m.group(1) if m else text
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
+
+
+def parse(text: str) -> list[Event]:
+    """Events of babeltrace2's text output (``--clock-seconds --no-delta``)."""
+    events = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        fields = _fields(m["fields"])
+        sec, _, frac = m["ts"].partition(".")
+        ts = int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+        events.append(Event(ts, m["name"], int(m["cpu"]), fields))
+    return events
+
+
+def summary(events: list[Event]) -> dict[str, int]:
+    """Events per type, most frequent first."""
+    return dict(Counter(e.name for e in events).most_common())
+

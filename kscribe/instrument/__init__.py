@@ -1,0 +1,1 @@
+"""What the tracer records, resolved against one target: tracepoint events and syscalls."""

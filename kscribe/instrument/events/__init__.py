@@ -1,0 +1,1 @@
+"""Tracepoint events: specs (instrumentation/events) joined with the target's prototypes."""

@@ -1,0 +1,1 @@
+"""A target kernel's tree: its configuration, tracepoint headers, preprocessor, checkpatch."""

@@ -1,0 +1,1 @@
+"""Helpers every layer uses: atomic writes, locks, the process runner, logging, C text."""
