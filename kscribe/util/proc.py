@@ -55,7 +55,7 @@ def run(argv: Argv, *, cwd: Path | None = None, env: Mapping[str, str] | None = 
     try:
         proc = subprocess.run(args, cwd=cwd, env=dict(env) if env is not None else None,
                               input=input, timeout=timeout, text=text,
-                              capture_output=capture,
+                              errors="replace" if text else None, capture_output=capture,
                               stdin=subprocess.DEVNULL if input is None else None)
     except subprocess.TimeoutExpired as e:
         if keep_on_timeout:
@@ -148,7 +148,7 @@ def start(argv: Argv, input: str, why: str = "") -> Job:
     args = _resolve(argv, why)
     try:
         p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as e:
         raise CommandFailed(args, f"cannot run: {e.strerror}") from None
     return Job(p, args, input)
