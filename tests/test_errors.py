@@ -92,6 +92,23 @@ def test_missing_gpgv_names_its_package(env, tmp_path):
                    "indexes): install it with `apt-get install gpgv`")
 
 
+@pytest.mark.usefixtures("network")
+def test_missing_dpkg_deb_at_the_command_line(settings, env, tmp_path):
+    """Provisioning into an empty kernel cache (the downloads shared) needs dpkg-deb."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("debs", "indexes"):
+        (settings.cache_dir / name).mkdir(parents=True, exist_ok=True)
+        (cache / name).symlink_to(settings.cache_dir / name)
+    one_line_error(_kscribe({**env, "KSCRIBE_CACHE": str(cache),
+                             "PATH": path_without(tmp_path, "dpkg-deb")},
+                            "provision", "bookworm/amd64"),
+                   "dpkg-deb not found (needed to read Debian packages): install it with "
+                   "`apt-get install dpkg`")
+    assert not (cache / "kernels").exists() or not any(
+        p.name.endswith("provision.json") for p in (cache / "kernels").rglob("*"))
+
+
 def _fake_source_package(tmp_path: Path, cut: bool = False) -> Path:
     """A real .deb shaped like linux-source: /usr/src/linux-source-9.9.tar.xz inside."""
     tree = tmp_path / "linux-source-9.9"
