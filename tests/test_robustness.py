@@ -64,3 +64,23 @@ def test_a_benchmark_run_must_finish_without_kernel_problems():
     assert not hung.ok
     assert hung.reasons[0].startswith("the run did not finish")
     assert "soft lockup" in hung.reasons[1]
+
+
+def test_boot_judge_wants_a_private_trace():
+    """The boot test's trace-safety checks: 0700/0600, unsafe directories refused."""
+    from kscribe.guest.boot import judge
+
+    begin = "KSCRIBE-BEGIN 6.1\n"
+    missing = judge(begin + "KSCRIBE-END\n").reasons
+    assert "trace directory/files not 700/600 but None" in missing
+    assert any("unsafe directory /tmp/shared (rc None)" in r for r in missing)
+    good = begin + "".join(f"KSCRIBE-CHECK {k} {v}\n" for k, v in (
+        ("trace-modes", "700/600"), ("unsafe-dir-shared", "1"), ("unsafe-dir-theirs", "1"),
+        ("unsafe-dir-link", "1"), ("victim-files", "0"))) + "KSCRIBE-END\n"
+    assert not [r for r in judge(good).reasons if "unsafe" in r or "700/600" in r
+                or "symbolic link" in r]
+    leaked = good.replace("unsafe-dir-link 1", "unsafe-dir-link 0").replace(
+        "victim-files 0", "victim-files 2")
+    reasons = judge(leaked).reasons
+    assert any("unsafe directory /tmp/link (rc 0)" in r for r in reasons)
+    assert any("wrote through a symbolic link (2 files" in r for r in reasons)

@@ -286,6 +286,7 @@ struct cpu_stream {
 struct recorder {
 	int dev;
 	const char *dir;
+	int dirfd;		/* the output directory, opened without following links */
 	struct kscribe_clock clock;
 	struct kscribe_status status;
 	struct event_desc *events;
@@ -519,6 +520,54 @@ static int collect_events(struct recorder *r)
 	return 0;
 }
 
+/*
+ * The trace holds what root may see and others may not (file names, addresses):
+ * its directory is made 0700, or is an empty one that the caller owns and nobody
+ * else can write to, and it is opened without following a symbolic link.
+ */
+static int prepare_dir(struct recorder *r)
+{
+	struct dirent *entry;
+	struct stat st;
+	DIR *d;
+
+	if (mkdir(r->dir, 0700) && errno != EEXIST)
+		return error(r->dir);
+	r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->dirfd < 0)
+		return error(r->dir);
+	if (fstat(r->dirfd, &st))
+		return error(r->dir);
+	if (st.st_uid != geteuid())
+		return fail("%s is not owned by the caller: record into a directory of your own",
+			    r->dir);
+	if (st.st_mode & 0022)
+		return fail("%s can be written by others: record into one only you can write",
+			    r->dir);
+	d = fdopendir(dup(r->dirfd));
+	if (!d)
+		return error(r->dir);
+	while ((entry = readdir(d))) {
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
+			closedir(d);
+			return fail("%s exists and is not empty", r->dir);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* A new file of the trace, 0600: never one that exists, never through a link. */
+static int create_file(struct recorder *r, const char *name)
+{
+	int fd = openat(r->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+
+	if (fd < 0)
+		fprintf(stderr, "kscribectl: %s/%s: %s\n", r->dir, name, strerror(errno));
+	return fd;
+}
+
 static int open_streams(struct recorder *r)
 {
 	struct kscribe_stream_open arg;
@@ -548,10 +597,10 @@ static int open_streams(struct recorder *r)
 		s->packet = malloc(PACKET_MAX);
 		if (!s->packet)
 			return error("malloc");
-		snprintf(path, sizeof(path), "%s/stream_%u", r->dir, cpu);
-		s->out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		snprintf(path, sizeof(path), "stream_%u", cpu);
+		s->out = create_file(r, path);
 		if (s->out < 0)
-			return error(path);
+			return 1;
 		/* An empty first packet: losses before the first event show up. */
 		packet_reset(s);
 		if (packet_flush(s))
@@ -587,6 +636,7 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	char path[4096];
 	unsigned int i;
 	FILE *f;
+	int fd;
 
 	if (offset_ns < 0) {
 		offset_ns += 1000000000;
@@ -595,9 +645,14 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	if (uname(&uts))
 		memset(&uts, 0, sizeof(uts));
 	snprintf(path, sizeof(path), "%s/metadata", r->dir);
-	f = fopen(path, "we");
-	if (!f)
+	fd = create_file(r, "metadata");
+	if (fd < 0)
+		return 1;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
 		return error(path);
+	}
 
 	fprintf(f, "/* CTF 1.8 */\n\n");
 	fprintf(f, "typealias integer { size = 8; align = 8; signed = false; } := uint8_t;\n");
@@ -654,28 +709,6 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	}
 	if (fclose(f))
 		return error(path);
-	return 0;
-}
-
-static int prepare_dir(const char *dir)
-{
-	struct dirent *entry;
-	DIR *d;
-
-	if (!mkdir(dir, 0755))
-		return 0;
-	if (errno != EEXIST)
-		return error(dir);
-	d = opendir(dir);
-	if (!d)
-		return error(dir);
-	while ((entry = readdir(d))) {
-		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
-			closedir(d);
-			return fail("%s exists and is not empty", dir);
-		}
-	}
-	closedir(d);
 	return 0;
 }
 
@@ -829,7 +862,7 @@ static int cmd_record(int fd, int argc, char **argv)
 		.size = KSCRIBE_BUFFER_DEFAULT,
 		.mode = KSCRIBE_MODE_DISCARD,
 	};
-	struct recorder r = { .dev = fd };
+	struct recorder r = { .dev = fd, .dirfd = -1 };
 	struct kscribe_version version;
 	sigset_t block, mask, chld;
 	unsigned long long size;
@@ -883,7 +916,7 @@ static int cmd_record(int fd, int argc, char **argv)
 				    KSCRIBE_BUFFER_MIN, KSCRIBE_BUFFER_MAX);
 		return error("KSCRIBE_IOCTL_SET_BUFFER");
 	}
-	if (prepare_dir(r.dir))
+	if (prepare_dir(&r))
 		return 1;
 	if (ioctl(fd, KSCRIBE_IOCTL_CLOCK, &r.clock) < 0)
 		return error("KSCRIBE_IOCTL_CLOCK");

@@ -16,6 +16,24 @@ _UNLOAD = re.compile(r"kscribe: (\w+):(\w+) hits=(\d+)")
 STEPS = ("insmod", "kscribectl", "rmmod")
 
 
+UNSAFE_DIRS = ("shared", "theirs", "link")
+
+
+def _trace_safety(checks: dict[str, str]) -> list[str]:
+    """The trace's modes, and the refusal of output directories others could tamper with."""
+    reasons = []
+    if checks.get("trace-modes") != "700/600":
+        reasons.append(f"trace directory/files not 700/600 but {checks.get('trace-modes')}")
+    for name in UNSAFE_DIRS:
+        if checks.get(f"unsafe-dir-{name}") in (None, "0"):
+            reasons.append(f"kscribectl recorded into the unsafe directory /tmp/{name} "
+                           f"(rc {checks.get(f'unsafe-dir-{name}')})")
+    if checks.get("victim-files") != "0":
+        reasons.append(f"kscribectl wrote through a symbolic link "
+                       f"({checks.get('victim-files')} files in its target)")
+    return reasons
+
+
 def judge(console: str) -> Verdict:
     """Read a boot console: did every step succeed, did the probes count, no warnings?"""
     v = Verdict(ok=True)
@@ -47,6 +65,9 @@ def judge(console: str) -> Verdict:
     nonroot = lines(console, MARK.nonroot)
     if ran and (not nonroot or nonroot[0] == "0"):
         v.reasons.append("a non-root user was not refused by /dev/kscribe")
+    if ran:
+        v.reasons += _trace_safety(dict(x.split(None, 1) for x in lines(console, MARK.check)
+                                        if len(x.split()) == 2))
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)
