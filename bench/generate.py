@@ -22,6 +22,7 @@ from kscribe.config.settings import Settings
 from kscribe.instrument.syscalls import assemble as core
 from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import prepare
+from kscribe.util import log
 
 
 def generate_once(name: str, settings: Settings, dest: Path) -> float:
@@ -39,6 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per target (median)")
     args = ap.parse_args()
+    log.setup(-1)  # the figures only, not the generator's notes
     settings = Settings.from_env()
     cells = matrix.load().build
     total = 0.0
