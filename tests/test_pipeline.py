@@ -145,6 +145,23 @@ def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path)
     assert not (out / "bookworm_amd64/kscribe_core.ko").exists()
 
 
+def test_probe_prototype_mismatch_fails_the_build(settings, env, tmp_path):
+    """A probe whose prototype is not its tracepoint's is a build error, not a misread."""
+    src = tmp_path / "src"
+    for part in ("templates", "instrumentation", "kernel_module", "tests/guest"):
+        shutil.copytree(ROOT / part, src / part)
+    tpl = src / "templates/module/probe.c.j2"
+    text = tpl.read_text()
+    assert "{{ line }}" in text
+    tpl.write_text(text.replace("{{ line }}", '{{ line | replace("(void *data", '
+                                              '"(void *data, int extra") }}', 1))
+    proc = _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(tmp_path / "out")},
+                    "build", "bookworm/amd64")
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(r"kscribe_probe_\w+\.c:\d+:\d+: error: .*register_trace_", proc.stderr), \
+        proc.stderr
+
+
 def test_kdir_build(settings):
     p = prepare("bookworm/amd64", settings)
     res = build_kdir(p.provisioned.kdir, settings)

@@ -23,6 +23,7 @@
 #ifndef _KSCRIBE_CORE_H
 #define _KSCRIBE_CORE_H
 
+#include <linux/build_bug.h>
 #include <linux/compiler.h>
 #include <linux/list.h>
 #include <linux/percpu.h>
@@ -87,6 +88,16 @@ struct kscribe_hook {
 	struct tracepoint *tp;
 	bool attached;
 };
+
+/*
+ * KSCRIBE_CHECK_PROBE() - fail the build unless a probe fits its tracepoint
+ * @name: the tracepoint, as in register_trace_<name>()
+ * @probe: the probe function that a hook attaches to it through void *
+ *
+ * Not evaluated: it emits no reference to the tracepoint.
+ */
+#define KSCRIBE_CHECK_PROBE(name, probe) \
+	BUILD_BUG_ON(sizeof(register_trace_##name(probe, NULL)) != sizeof(int))
 
 /**
  * struct kscribe_probe - the events and hooks of one probe module
