@@ -65,6 +65,27 @@ def path_without(tmp_path: Path, *programs: str) -> str:
     return str(bindir)
 
 
+# the project's own inputs, what KSCRIBE_SOURCE points a copy of
+SOURCES = ("templates", "instrumentation", "kernel_module", "tests/guest")
+
+
+def copy_sources(dest: Path, parts: tuple[str, ...] = SOURCES) -> Path:
+    """A copy of the project's ``parts`` under ``dest``, for a test to edit."""
+    for part in parts:
+        shutil.copytree(ROOT / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def linked_cache(settings: Settings, dest: Path, shared: tuple[str, ...]) -> Path:
+    """A cache folder whose ``shared`` parts (downloads) link to the real cache; the rest
+    (extracted kernels) is made anew there."""
+    dest.mkdir(parents=True)
+    for name in shared:
+        (settings.cache_dir / name).mkdir(parents=True, exist_ok=True)
+        (dest / name).symlink_to(settings.cache_dir / name)
+    return dest
+
+
 def need_tool(name: str) -> None:
     if shutil.which(name) is None:
         _unavailable(f"{name} is not installed (.ci/run installs it)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from kscribe.config import paths
 from kscribe.config.arches import arches, host_arch
 from kscribe.errors import KscribeError
 
-from .conftest import ROOT, need_tool
+from .conftest import copy_sources, need_tool
 
 # A compiler per data model: LP64, ILP32 with 4-byte-aligned u64 (i386), ILP32 with
 # 8-byte-aligned u64 (armhf), and every other architecture kscribe builds for.
@@ -29,8 +28,7 @@ def test_committed_header_is_the_rendering():
 
 def test_uapi_check_fails_on_a_stale_header(tmp_path):
     """`kscribe uapi --check` compares the committed header; `kscribe uapi` rewrites it."""
-    for part in ("templates", "kernel_module"):
-        shutil.copytree(ROOT / part, tmp_path / part)
+    copy_sources(tmp_path, ("templates", "kernel_module"))
     header = tmp_path / "kernel_module/include/uapi/linux/kscribe.h"
     env = {"KSCRIBE_SOURCE": str(tmp_path), "PATH": "/usr/bin:/bin"}
 

@@ -22,7 +22,7 @@ from kscribe.debian import lock
 from kscribe.debian.resolve import resolve_online
 from kscribe.tasks.uptodate import Unchanged
 
-from .conftest import ROOT
+from .conftest import ROOT, SOURCES, copy_sources
 
 TARGET = "bookworm/amd64"
 OTHER = "bookworm/arm64"
@@ -66,9 +66,7 @@ def test_unchanged_compares_with_the_last_success():
 
 @pytest.fixture
 def sources(tmp_path) -> Path:
-    src = tmp_path / "src"
-    for part in ("templates", "instrumentation", "kernel_module", "tests/guest", "ci"):
-        shutil.copytree(ROOT / part, src / part)
+    src = copy_sources(tmp_path / "src", (*SOURCES, "ci"))
     for name in ("dodo.py", "README.md"):
         shutil.copy(ROOT / name, src / name)
     return src

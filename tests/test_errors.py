@@ -18,7 +18,7 @@ from kscribe.errors import CommandFailed, KscribeError, ToolMissing
 from kscribe.toolchain.chroot import Chroot
 from kscribe.util import proc, tomldata
 
-from .conftest import ROOT, path_without
+from .conftest import ROOT, linked_cache, path_without
 
 
 def _kscribe(env, *argv: str, **kw) -> subprocess.CompletedProcess:
@@ -95,11 +95,7 @@ def test_missing_gpgv_names_its_package(env, tmp_path):
 @pytest.mark.usefixtures("network")
 def test_missing_dpkg_deb_at_the_command_line(settings, env, tmp_path):
     """Provisioning into an empty kernel cache (the downloads shared) needs dpkg-deb."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    for name in ("debs", "indexes"):
-        (settings.cache_dir / name).mkdir(parents=True, exist_ok=True)
-        (cache / name).symlink_to(settings.cache_dir / name)
+    cache = linked_cache(settings, tmp_path / "cache", ("debs", "indexes"))
     one_line_error(_kscribe({**env, "KSCRIBE_CACHE": str(cache),
                              "PATH": path_without(tmp_path, "dpkg-deb")},
                             "provision", "bookworm/amd64"),

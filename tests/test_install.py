@@ -11,16 +11,14 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, SOURCES, copy_sources
 
 pytestmark = pytest.mark.usefixtures("network")
-PARTS = ("kscribe", "templates", "instrumentation", "kernel_module", "tests/guest")
 
 
 def test_installed_package_generates_the_checkouts_sources(env, tmp_path):
     src = tmp_path / "src"
-    for part in PARTS:
-        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_sources(src, ("kscribe", *SOURCES))
     shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +24,7 @@ from kscribe.errors import KscribeError
 from kscribe.pipeline import boot_target, build_kdir, build_target, prepare
 from kscribe.util.digest import sha256_file
 
-from .conftest import ROOT, need_tool, path_without
+from .conftest import copy_sources, need_tool, path_without
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -125,18 +125,23 @@ def test_probe_prototypes_follow_the_exact_kernel(settings, root):
     assert meta["warnings"] == 0
 
 
-def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path):
-    src = tmp_path / "src"
-    for part in ("templates", "instrumentation", "kernel_module", "tests/guest"):
-        shutil.copytree(ROOT / part, src / part)
+def _build_with_probe_template(env, tmp_path: Path, old: str, new: str
+                               ) -> subprocess.CompletedProcess:
+    """``kscribe build bookworm/amd64`` over a copy of the sources whose probe template has
+    ``old`` replaced by ``new``."""
+    src = copy_sources(tmp_path / "src")
     tpl = src / "templates/module/probe.c.j2"
     text = tpl.read_text()
-    assert "return kscribe_probe_register(" in text
-    tpl.write_text(text.replace("return kscribe_probe_register(",
-                                "return kscribe_probe_register_misspelt("))
-    out = tmp_path / "out"
-    proc = _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(out)},
+    assert old in text
+    tpl.write_text(text.replace(old, new, 1))
+    return _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(tmp_path / "out")},
                     "build", "bookworm/amd64")
+
+
+def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path):
+    proc = _build_with_probe_template(env, tmp_path, "return kscribe_probe_register(",
+                                      "return kscribe_probe_register_misspelt(")
+    out = tmp_path / "out"
     assert proc.returncode == 2
     assert "kscribe: error: bookworm/amd64: build failed: " in proc.stderr
     assert re.search(r"kscribe_probe_\w+\.c:\d+:\d+: error: ", proc.stderr), proc.stderr
@@ -147,16 +152,9 @@ def test_build_error_in_generated_c_names_file_and_line(settings, env, tmp_path)
 
 def test_probe_prototype_mismatch_fails_the_build(settings, env, tmp_path):
     """A probe whose prototype is not its tracepoint's is a build error, not a misread."""
-    src = tmp_path / "src"
-    for part in ("templates", "instrumentation", "kernel_module", "tests/guest"):
-        shutil.copytree(ROOT / part, src / part)
-    tpl = src / "templates/module/probe.c.j2"
-    text = tpl.read_text()
-    assert "{{ line }}" in text
-    tpl.write_text(text.replace("{{ line }}", '{{ line | replace("(void *data", '
-                                              '"(void *data, int extra") }}', 1))
-    proc = _kscribe({**env, "KSCRIBE_SOURCE": str(src), "KSCRIBE_OUT": str(tmp_path / "out")},
-                    "build", "bookworm/amd64")
+    proc = _build_with_probe_template(env, tmp_path, "{{ line }}",
+                                      '{{ line | replace("(void *data", '
+                                      '"(void *data, int extra") }}')
     assert proc.returncode == 2, proc.stderr
     assert re.search(r"kscribe_probe_\w+\.c:\d+:\d+: error: .*register_trace_", proc.stderr), \
         proc.stderr

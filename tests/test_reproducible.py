@@ -5,14 +5,13 @@ programs (bookworm/amd64 with the host's gcc, trixie/amd64 in a toolchain chroot
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import copy_sources, linked_cache
 
 pytestmark = pytest.mark.usefixtures("network")
 SHARED = ("debs", "indexes", "syscall-source", "checkpatch", "chroots")
@@ -21,14 +20,8 @@ SHARED = ("debs", "indexes", "syscall-source", "checkpatch", "chroots")
 def _checkout(base: Path, settings) -> dict[str, str]:
     """A copy of the sources under ``base`` and a cache of its own there: the downloads
     are shared (links), the extracted kernel trees are not."""
-    src = base / "kscribe-checkout"
-    for part in ("templates", "instrumentation", "kernel_module", "tests/guest"):
-        shutil.copytree(ROOT / part, src / part)
-    cache = base / "cache"
-    cache.mkdir()
-    for name in SHARED:
-        (settings.cache_dir / name).mkdir(parents=True, exist_ok=True)
-        (cache / name).symlink_to(settings.cache_dir / name)
+    src = copy_sources(base / "kscribe-checkout")
+    cache = linked_cache(settings, base / "cache", SHARED)
     return {"KSCRIBE_SOURCE": str(src), "KSCRIBE_CACHE": str(cache),
             "KSCRIBE_OUT": str(base / "out")}
 

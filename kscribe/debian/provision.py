@@ -88,18 +88,21 @@ def kernel_dir(settings: Settings, resolved: Resolved) -> Path:
     return settings.cache_dir / "kernels" / f"{slug}_{resolved.version.replace(':', '_')}"
 
 
+def headers_tree(settings: Settings, resolved: Resolved) -> Path:
+    """The headers tree kbuild is pointed at, inside the cache folder of ``resolved``."""
+    return kernel_dir(settings, resolved) / "prefix/usr/src" / f"linux-headers-{resolved.abi}"
+
+
 def provision(settings: Settings, resolved: Resolved) -> Provisioned:
     """Download, verify and extract everything the target needs; reuse it when present."""
     root = kernel_dir(settings, resolved)
-    abi = resolved.abi
     with file_lock(root.with_name(root.name + ".flock")):
         if _info(root) is None or not _intact(root):
             _extract(settings, resolved, root)
     info = _info(root)
     assert info is not None
-    kdir = root / "prefix/usr/src" / f"linux-headers-{abi}"
-    return Provisioned(root=root, kdir=kdir, kernel=root / info["kernel"],
-                       busybox=root / "busybox")
+    return Provisioned(root=root, kdir=headers_tree(settings, resolved),
+                       kernel=root / info["kernel"], busybox=root / "busybox")
 
 
 def _info(root: Path) -> dict[str, Any] | None:

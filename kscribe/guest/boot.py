@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from kscribe.guest.console import MARK, Verdict, kernel_problems, lines, started, unfinished
+from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
 _STAT = re.compile(r"^(\w+):(\w+) (\d+)\s*$", re.M)
 _UNLOAD = re.compile(r"kscribe: (\w+):(\w+) hits=(\d+)")
@@ -66,8 +66,7 @@ def judge(console: str) -> Verdict:
     if ran and (not nonroot or nonroot[0] == "0"):
         v.reasons.append("a non-root user was not refused by /dev/kscribe")
     if ran:
-        v.reasons += _trace_safety(dict(x.split(None, 1) for x in lines(console, MARK.check)
-                                        if len(x.split()) == 2))
+        v.reasons += _trace_safety(checks(console))
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)

@@ -53,6 +53,16 @@ def lines(console: str, marker: str) -> list[str]:
     return [m.group(1) or "" for m in re.finditer(pattern, console, re.M)]
 
 
+def checks(console: str) -> dict[str, str]:
+    """The ``KSCRIBE-CHECK <name> <value>`` lines as name -> value."""
+    out = {}
+    for rest in lines(console, MARK.check):
+        parts = rest.split()
+        if len(parts) == 2:
+            out[parts[0]] = parts[1]
+    return out
+
+
 def payload(console: str, tag: str) -> bytes:
     """The bytes sent between ``KSCRIBE-<tag>-BEGIN`` and ``-END`` lines, base64 decoded."""
     begin, end = MARK.payload_begin(tag), MARK.payload_end(tag)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kscribe.guest.console import MARK, Verdict, kernel_problems, lines, started, unfinished
+from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
 CYCLES = 50
 IOCTLS = 10_000
@@ -43,7 +43,6 @@ class StressReport:
 
 def report(console: str) -> StressReport:
     """The checks and per-CPU loss lines of a stress run's console."""
-    checks = dict(x.split(None, 1) for x in lines(console, MARK.check) if len(x.split()) == 2)
     at = {}
     for x in lines(console, MARK.at):
         name, _, seconds = x.partition(" ")
@@ -51,7 +50,7 @@ def report(console: str) -> StressReport:
             at[name] = float(seconds)
         except ValueError:
             continue
-    r = StressReport(checks=checks, at=at)
+    r = StressReport(checks=checks(console), at=at)
     r.losses = [(int(c), int(e), int(d), int(w), int(lost))
                 for c, e, d, w, lost, _ in _LOSS.findall(console)]
     return r

@@ -9,6 +9,7 @@ Patterns are relative to the source root (templates...) or to the package (code,
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from kscribe.config import paths
@@ -33,14 +34,20 @@ def arch_file(target: Target) -> Path:
     return paths.PACKAGE / "data/arches" / f"{target.arch.name}.toml"
 
 
+@functools.cache
+def _shared(base: Path, patterns: tuple[str, ...]) -> tuple[Path, ...]:
+    """The files of ``patterns`` under ``base``, globbed once for every target."""
+    return tuple(_glob(base, patterns))
+
+
 def build_inputs(target: Target) -> list[Path]:
     """The files a target's build output depends on."""
-    return [*_glob(paths.ROOT, BUILD_SOURCES), *_glob(paths.PACKAGE, BUILD_CODE),
+    return [*_shared(paths.ROOT, BUILD_SOURCES), *_shared(paths.PACKAGE, BUILD_CODE),
             arch_file(target)]
 
 
 def guest_inputs(target: Target, script: str) -> list[Path]:
     """The files a guest run with ``templates/guest/<script>`` depends on (besides the
     build): the script, the guest code and the architecture's QEMU data."""
-    return [paths.TEMPLATES / "guest" / script, *_glob(paths.PACKAGE, GUEST_CODE),
+    return [paths.TEMPLATES / "guest" / script, *_shared(paths.PACKAGE, GUEST_CODE),
             arch_file(target)]

@@ -17,7 +17,7 @@ from kscribe.build.kbuild import REPRODUCIBLE_ENV
 from kscribe.config.settings import Settings
 from kscribe.config.target import parse_target
 from kscribe.debian import lock
-from kscribe.debian.provision import is_provisioned, kernel_dir
+from kscribe.debian.provision import headers_tree, is_provisioned
 from kscribe.errors import KscribeError
 from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import Layout
@@ -53,8 +53,7 @@ def build_environment(settings: Settings, name: str) -> dict[str, Any]:
         if resolved is None:
             return env
         target = parse_target(name)
-        tree = read_tree(kernel_dir(settings, resolved) / "prefix/usr/src"
-                         / f"linux-headers-{resolved.abi}")
+        tree = read_tree(headers_tree(settings, resolved))
         tc = select(settings, tree, target.arch, target.suite.codename,
                     resolved.debs["kbuild"])
         env["toolchain"] = tc.identity()
