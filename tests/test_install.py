@@ -38,7 +38,7 @@ def test_installed_package_generates_the_checkouts_sources(env, tmp_path):
         gen[name] = dest
     files = sorted(p.relative_to(gen["checkout"]) for p in gen["checkout"].rglob("*")
                    if p.is_file())
-    assert len(files) >= 15 and any(f.name == "kscribe_probe_syscalls.c" for f in files)
+    assert len(files) >= 15 and any(f.name == "kscribe_syscall_tables.c" for f in files)
     match, mismatch, errors = filecmp.cmpfiles(gen["checkout"], gen["installed"],
                                                [str(f) for f in files], shallow=False)
     assert not mismatch and not errors, (mismatch, errors)

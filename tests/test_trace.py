@@ -12,10 +12,12 @@ import shutil
 
 import pytest
 
+from kscribe.codegen.syscalls import descriptors, fields
 from kscribe.config.target import parse_target
 from kscribe.errors import KscribeError
 from kscribe.guest.trace import babeltrace, parse
 from kscribe.instrument.syscalls import tables
+from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import build_target, prepare, syscall_formats, trace_target
 
 from .conftest import need_tool
@@ -80,6 +82,29 @@ def test_sleep_and_send_are_decoded(traced):
 
 def _cpus(target: str) -> int:
     return parse_target(target).arch.qemu.cpus
+
+
+def test_syscall_events_are_described_as_their_descriptors_say(traced, settings):
+    """The kernel's CTF description of every syscall event is the tables' (codegen.syscalls)."""
+    target, res, _, _, _ = traced
+    p = prepare(target, settings)
+    word = read_tree(p.provisioned.kdir).word_bits
+    ctx = descriptors(tables(p, settings), p.target.arch, word)
+    args = {lst["symbol"]: lst["args"] for lst in ctx["lists"]}
+    expected = {}
+    for abi in ctx["abis"]:
+        for row in abi["rows"]:
+            for exit_ in (False, True):
+                name = f"{abi['prefix']}syscall_{'exit' if exit_ else 'entry'}_{row.name}"
+                expected[name] = fields(args[row.args], exit_, word, ctx["types"])
+    metadata = (res.trace / "metadata").read_text()
+    described = {name: body.splitlines() for name, body in re.findall(
+        r'^\tname = "(\w*syscall_(?:entry|exit)_\w+)";\n(?:\t.*\n)*?\tfields := struct \{\n'
+        r"((?:(?!\t\};).*\n)*)\t\};", metadata, re.M)}
+    assert len(described) == ctx["events"] == len(expected) > 500
+    wrong = [name for name in expected if described.get(name) != expected[name]]
+    assert not wrong, (wrong[:5], [described.get(n) for n in wrong[:1]], expected[wrong[0]]
+                       if wrong else None)
 
 
 def test_sched_switch_on_every_cpu(traced):

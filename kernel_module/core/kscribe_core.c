@@ -96,7 +96,7 @@ struct kscribe_cpu_counters {
  * @tick:	wakes the readers up while the recording runs
  * @size:	bytes per CPU
  * @mode:	KSCRIBE_MODE_DISCARD or KSCRIBE_MODE_OVERWRITE
- * @pid:	process that started it
+ * @pid:	process that started it (a reference)
  * @start_ts:	trace clock at start
  * @stop_ts:	trace clock at stop
  * @stopped:	set, with release semantics, once no probe writes any more
@@ -112,7 +112,7 @@ struct kscribe_recording {
 	struct delayed_work tick;
 	unsigned long size;
 	u32 mode;
-	pid_t pid;
+	struct pid *pid;
 	u64 start_ts;
 	u64 stop_ts;
 	bool stopped;
@@ -168,7 +168,13 @@ static DEFINE_IDA(kscribe_ids);
 static struct kscribe_recording *kscribe_running;
 static struct kscribe_session *kscribe_running_session;
 
-static DEFINE_PER_CPU(u8 *, kscribe_scratch_area);
+/* A CPU's scratch buffers, one per context, and which are taken. */
+struct kscribe_scratch {
+	u8 *area;
+	bool busy[KSCRIBE_CONTEXTS];
+};
+
+static DEFINE_PER_CPU(struct kscribe_scratch, kscribe_scratch);
 
 /*
  * ring_buffer_unlock_commit() takes the event up to 6.1 and only the buffer
@@ -193,34 +199,58 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
 
+static unsigned int kscribe_context(void)
+{
+	if (in_nmi())
+		return 3;
+	if (hardirq_count())
+		return 2;
+	if (in_serving_softirq())
+		return 1;
+	return 0;
+}
+
 /**
- * kscribe_scratch - per-CPU, per-context scratch buffer
+ * kscribe_scratch_get - take the scratch buffer of this CPU and context
  *
  * Returns KSCRIBE_SCRATCH_SIZE bytes that belong to the current CPU and
- * context (task, softirq, hardirq, NMI) until the probe function returns,
- * e.g. to copy a user string with copy_from_user_nofault() before reserving
- * a record of the exact size (strncpy_from_user_nofault() is not exported
- * to modules, from 5.10 to 7.2). The caller must not be preemptible
- * (probes of ordinary tracepoints never are; probes of faultable syscall
- * tracepoints must disable preemption around the use).
+ * context (task, softirq, hardirq, NMI) until kscribe_scratch_put(), e.g.
+ * to copy user memory with copy_from_user_nofault() before reserving a
+ * record of the exact size. The caller must not be preemptible (probes of
+ * ordinary tracepoints never are; probes of faultable syscall tracepoints
+ * must disable preemption around the use).
  *
- * Return: the buffer.
+ * A probe that runs while another probe of the same context on this CPU
+ * holds the buffer (a tracepoint hit from inside a probe) gets NULL: the
+ * buffer is never handed out twice.
+ *
+ * Return: the buffer, or NULL when it is in use.
  */
-void *kscribe_scratch(void)
+void *kscribe_scratch_get(void)
 {
-	unsigned int context;
+	struct kscribe_scratch *scratch = this_cpu_ptr(&kscribe_scratch);
+	unsigned int context = kscribe_context();
 
-	if (in_nmi())
-		context = 3;
-	else if (hardirq_count())
-		context = 2;
-	else if (in_serving_softirq())
-		context = 1;
-	else
-		context = 0;
-	return this_cpu_read(kscribe_scratch_area) + context * KSCRIBE_SCRATCH_SIZE;
+	if (scratch->busy[context])
+		return NULL;
+	scratch->busy[context] = true;
+	barrier();
+	return scratch->area + context * KSCRIBE_SCRATCH_SIZE;
 }
-EXPORT_SYMBOL_GPL(kscribe_scratch);
+EXPORT_SYMBOL_GPL(kscribe_scratch_get);
+
+/**
+ * kscribe_scratch_put - give back a buffer of kscribe_scratch_get()
+ * @buf: the buffer, in the same context and on the same CPU
+ */
+void kscribe_scratch_put(void *buf)
+{
+	struct kscribe_scratch *scratch = this_cpu_ptr(&kscribe_scratch);
+
+	barrier();
+	scratch->busy[((u8 *)buf - scratch->area) / KSCRIBE_SCRATCH_SIZE] = false;
+}
+EXPORT_SYMBOL_GPL(kscribe_scratch_put);
 
 /**
  * kscribe_copy_user - copy user memory in any context, zeros if it faults
@@ -318,6 +348,26 @@ lost:
 	return false;
 }
 EXPORT_SYMBOL_GPL(__kscribe_record_begin);
+
+/**
+ * kscribe_event_lost - count a hit of an event that could not be recorded
+ * @event: the event, e.g. its probe found the scratch buffer taken
+ *
+ * Counted as kscribe_record_begin() counts a record the buffer had no room
+ * for, so that the loss counts stay exact.
+ */
+void kscribe_event_lost(struct kscribe_event *event)
+{
+	struct kscribe_recording *recording = READ_ONCE(event->recording);
+
+	if (!recording)
+		return;
+	preempt_disable_notrace();
+	this_cpu_inc(*event->hits);
+	local64_inc(&this_cpu_ptr(recording->counters)->dropped);
+	preempt_enable_notrace();
+}
+EXPORT_SYMBOL_GPL(kscribe_event_lost);
 
 /**
  * kscribe_record_end - commit a record reserved by kscribe_record_begin()
@@ -544,27 +594,31 @@ EXPORT_SYMBOL_GPL(kscribe_probe_register);
  * @probe: a probe registered with kscribe_probe_register()
  *
  * A running recording pins the modules whose hooks it attached, so no hook
- * of @probe is attached here. The final hit counts are logged.
+ * of @probe is attached here. One line sums up the probe's hit counts.
  */
 void kscribe_probe_unregister(struct kscribe_probe *probe)
 {
 	struct kscribe_session *session;
-	unsigned int i;
+	unsigned int i, fired = 0;
+	u64 hits = 0;
 
 	mutex_lock(&kscribe_lock);
 	list_del(&probe->list);
 	WARN_ON_ONCE(probe->pinned);
 	for (i = 0; i < probe->nr_events; i++) {
 		struct kscribe_event *event = &probe->events[i];
+		u64 n = kscribe_event_hits(event);
 
 		list_for_each_entry(session, &kscribe_sessions, list) {
 			clear_bit(event->id, session->selected);
 			if (session->recording)
 				clear_bit(event->id, session->recording->recorded);
 		}
-		pr_info("%s:%s hits=%llu\n", probe->name, event->name,
-			kscribe_event_hits(event));
+		hits += n;
+		fired += n != 0;
 	}
+	pr_info("%s: %u events, %u fired, %llu hits\n", probe->name,
+		probe->nr_events, fired, hits);
 	kscribe_probe_release(probe, probe->nr_events);
 	mutex_unlock(&kscribe_lock);
 }
@@ -582,6 +636,7 @@ static void kscribe_recording_release(struct kref *ref)
 	free_percpu(recording->counters);
 	bitmap_free(recording->streams);
 	bitmap_free(recording->recorded);
+	put_pid(recording->pid);
 	kfree(recording);
 }
 
@@ -615,7 +670,7 @@ static struct kscribe_recording *kscribe_recording_alloc(const struct kscribe_se
 	INIT_DELAYED_WORK(&recording->tick, kscribe_tick);
 	recording->size = session->buffer_size;
 	recording->mode = session->mode;
-	recording->pid = task_tgid_vnr(current);
+	recording->pid = get_pid(task_tgid(current));
 	recording->recorded = bitmap_zalloc(KSCRIBE_MAX_EVENTS, GFP_KERNEL);
 	recording->streams = bitmap_zalloc(nr_cpu_ids, GFP_KERNEL);
 	recording->counters = alloc_percpu(struct kscribe_cpu_counters);
@@ -977,6 +1032,7 @@ static long kscribe_ioctl_version(void __user *uarg)
 		.minor = KSCRIBE_VERSION_MINOR,
 		.patchlevel = KSCRIBE_VERSION_PATCHLEVEL,
 		.abi = KSCRIBE_ABI_VERSION,
+		.features = KSCRIBE_FEATURE_STOP_ANY,
 	};
 
 	if (copy_to_user(uarg, &version, sizeof(version)))
@@ -1178,8 +1234,8 @@ unlock:
 		return ret;
 	if (!count)
 		return -ENOENT;
-	arg.count = count;
-	if (copy_to_user(uarg, &arg, sizeof(arg)))
+	/* only the count: the pattern was cut at its ':' above */
+	if (put_user(count, &((struct kscribe_enable __user *)uarg)->count))
 		return -EFAULT;
 	return 0;
 }
@@ -1228,7 +1284,7 @@ static long kscribe_ioctl_status(struct kscribe_session *session, void __user *u
 		status.state = recording->stopped ? KSCRIBE_STATE_STOPPED :
 						    KSCRIBE_STATE_RECORDING;
 		status.nr_recorded = recording->nr_recorded;
-		status.pid = recording->pid;
+		status.pid = pid_vnr(recording->pid);
 		status.mode = recording->mode;
 		status.buffer_size = recording->size;
 		status.start_ts = recording->start_ts;
@@ -1368,6 +1424,28 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	return fd;
 }
 
+/*
+ * STOP acts on the caller's own recording: stopping the one another session
+ * started takes KSCRIBE_STOP_ANY, so that no tool stops a recording it did
+ * not mean to.
+ */
+static long kscribe_ioctl_stop(struct kscribe_session *session, unsigned long flags)
+{
+	long ret = 0;
+
+	if (flags & ~(unsigned long)KSCRIBE_STOP_ANY)
+		return -EINVAL;
+	mutex_lock(&kscribe_lock);
+	if (!kscribe_running)
+		ret = -ENOENT;
+	else if (kscribe_running_session != session && !(flags & KSCRIBE_STOP_ANY))
+		ret = -EBUSY;
+	else
+		kscribe_stop();
+	mutex_unlock(&kscribe_lock);
+	return ret;
+}
+
 static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kscribe_session *session = file->private_data;
@@ -1393,31 +1471,26 @@ static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return kscribe_ioctl_clock(uarg);
 	case KSCRIBE_IOCTL_STREAM_OPEN:
 		return kscribe_ioctl_stream_open(session, uarg);
-	case KSCRIBE_IOCTL_START:
 	case KSCRIBE_IOCTL_STOP:
+		return kscribe_ioctl_stop(session, arg);
+	case KSCRIBE_IOCTL_START:
 	case KSCRIBE_IOCTL_FLUSH:
 		break;
 	default:
 		return -ENOTTY;
 	}
 
-	/* The _IO commands take no argument. */
+	/* START and FLUSH take no argument. */
 	if (arg)
 		return -EINVAL;
 	mutex_lock(&kscribe_lock);
-	switch (cmd) {
-	case KSCRIBE_IOCTL_START:
+	if (cmd == KSCRIBE_IOCTL_START) {
 		ret = kscribe_start(session);
-		break;
-	case KSCRIBE_IOCTL_STOP:
-		ret = kscribe_running ? 0 : -ENOENT;
-		kscribe_stop();
-		break;
-	default: /* KSCRIBE_IOCTL_FLUSH: ring_buffer_consume() sees every commit */
+	} else {
+		/* FLUSH: ring_buffer_consume() sees every commit */
 		ret = kscribe_current(session) ? 0 : -ENOENT;
 		if (!ret)
 			wake_up_interruptible_all(&kscribe_current(session)->wait);
-		break;
 	}
 	mutex_unlock(&kscribe_lock);
 	return ret;
@@ -1489,8 +1562,8 @@ static void kscribe_scratch_free(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		kfree(per_cpu(kscribe_scratch_area, cpu));
-		per_cpu(kscribe_scratch_area, cpu) = NULL;
+		kfree(per_cpu(kscribe_scratch, cpu).area);
+		per_cpu(kscribe_scratch, cpu).area = NULL;
 	}
 }
 
@@ -1505,10 +1578,10 @@ static int __init kscribe_init(void)
 		     KSCRIBE_RECORD_MAX);
 
 	for_each_possible_cpu(cpu) {
-		per_cpu(kscribe_scratch_area, cpu) =
+		per_cpu(kscribe_scratch, cpu).area =
 			kmalloc_node(KSCRIBE_CONTEXTS * KSCRIBE_SCRATCH_SIZE, GFP_KERNEL,
 				     cpu_to_node(cpu));
-		if (!per_cpu(kscribe_scratch_area, cpu)) {
+		if (!per_cpu(kscribe_scratch, cpu).area) {
 			kscribe_scratch_free();
 			return -ENOMEM;
 		}

@@ -34,7 +34,7 @@
 #define KSCRIBE_VERSION_MINOR		2
 #define KSCRIBE_VERSION_PATCHLEVEL	0
 
-/* Bytes of the buffer returned by kscribe_scratch(). */
+/* Bytes of the buffer returned by kscribe_scratch_get(). */
 #define KSCRIBE_SCRATCH_SIZE		4096
 
 struct module;
@@ -142,7 +142,9 @@ bool __kscribe_record_begin(struct kscribe_event *event,
 			    struct kscribe_recording *recording, size_t size,
 			    struct kscribe_record *rec);
 void kscribe_record_end(struct kscribe_record *rec);
-void *kscribe_scratch(void);
+void kscribe_event_lost(struct kscribe_event *event);
+void *kscribe_scratch_get(void);
+void kscribe_scratch_put(void *buf);
 bool kscribe_copy_user(void *dst, const void __user *src, size_t len);
 size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size);
 
@@ -151,7 +153,7 @@ size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size);
  * @event: the event
  *
  * Lets a probe skip costly preparation (copying user memory into
- * kscribe_scratch()) for an event that kscribe_record_begin() would refuse.
+ * kscribe_scratch_get()) for an event that kscribe_record_begin() would refuse.
  *
  * Return: true while a running recording records @event.
  */

@@ -50,7 +50,7 @@ static void usage(FILE *out)
 		"  list       list the registered events\n"
 		"  status     print the state of the tracer\n"
 		"  stats      print every event's hits and the current recording's counters\n"
-		"  stop       stop the running recording\n"
+		"  stop       stop the running recording, whoever started it\n"
 		"  pause PATTERN, resume PATTERN\n"
 		"             stop or go on recording the events of the running recording\n"
 		"             that PATTERN matches (as for record -e)\n"
@@ -229,7 +229,7 @@ static int cmd_stats(int fd)
 
 static int cmd_stop(int fd)
 {
-	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0) {
+	if (ioctl(fd, KSCRIBE_IOCTL_STOP, KSCRIBE_STOP_ANY) < 0) {
 		if (errno == ENOENT)
 			return fail("no recording is running");
 		return error("KSCRIBE_IOCTL_STOP");

@@ -20,6 +20,7 @@ PROGRAMS = {
     "kscribe-workload": paths.GUEST_SOURCES / "workload.c",
     "kscribe-loop": paths.GUEST_SOURCES / "syscall-loop.c",
     "kscribe-fuzz": paths.GUEST_SOURCES / "ioctl-fuzz.c",
+    "kscribe-abi-check": paths.GUEST_SOURCES / "abi-check.c",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jinja2
 
-from kscribe.codegen.cformat import wrap_statement
+from kscribe.codegen.cformat import c_string, wrap_statement
 from kscribe.config import paths
 
 
@@ -18,4 +18,5 @@ def environment() -> jinja2.Environment:
     # "{{ statement | statement }}": one tab in, wrapped the kernel way when too long
     env.filters["statement"] = lambda text, depth=1: "\n".join(wrap_statement(text,
                                                                              "\t" * depth))
+    env.filters["c_string"] = c_string
     return env

@@ -1,7 +1,8 @@
 """Render the module sources of a build folder from templates, specs and the target's headers.
 
 The output is the complete input of one ``make M=``: the hand-written core, the uapi header,
-one generated probe module per instrumentation spec and the Kbuild file. Files are written
+one generated probe module per instrumentation spec, the syscall probe (hand-written
+interpreter, generated tables) and the Kbuild file. Files are written
 only when their content changes, so kbuild's own up-to-date checks stay quiet.
 """
 
@@ -25,6 +26,13 @@ CORE_FILES = {
     "core/kscribe_core.h": "kscribe_core.h",
     "include/uapi/linux/kscribe.h": "include/uapi/linux/kscribe.h",
 }
+# the syscall probe: the hand-written interpreter, and the generated tables it reads
+SYSCALL_FILES = {
+    "probes/kscribe_syscalls.c": "kscribe_syscalls.c",
+    "probes/kscribe_syscalls.h": "kscribe_syscalls.h",
+}
+SYSCALL_TABLES = "kscribe_syscall_tables.c"
+SYSCALL_MODULE = "kscribe_probe_syscalls"
 
 
 def _put(dest: Path, text: str) -> None:
@@ -60,23 +68,31 @@ def render_sources(tree: KernelTree, dest: Path, *, target: str = "",
         _put(dest / f"{name}.c", env.get_template("module/probe.c.j2").render(**context))
         modules.append(name)
         wanted.add(f"{name}.c")
+    parts: dict[str, list[str]] = {}
     if syscalls and arch is not None:
         if not tree.enabled("HAVE_SYSCALL_TRACEPOINTS"):
             log.note("syscalls: left out, the target has no syscall tracepoints")
         else:
-            context = syscall_context(tree, target, arch, syscalls)
-            _put(dest / "kscribe_probe_syscalls.c",
-                 env.get_template("module/syscalls.c.j2").render(**context))
-            modules.append("kscribe_probe_syscalls")
-            wanted.add("kscribe_probe_syscalls.c")
-    _put(dest / "Kbuild", env.get_template("module/Kbuild.j2").render(modules=modules))
+            for src, rel in SYSCALL_FILES.items():
+                _put(dest / rel, (paths.KERNEL_MODULE / src).read_text())
+            context = syscall_context(target, arch, tree.word_bits, syscalls)
+            _put(dest / SYSCALL_TABLES,
+                 env.get_template("module/syscall_tables.c.j2").render(**context))
+            modules.append(SYSCALL_MODULE)
+            parts[SYSCALL_MODULE] = [f"{Path(f).stem}.o" for f in (*SYSCALL_FILES.values(),
+                                                                   SYSCALL_TABLES)
+                                     if f.endswith(".c")]
+            wanted |= {*SYSCALL_FILES.values(), SYSCALL_TABLES}
+    _put(dest / "Kbuild", env.get_template("module/Kbuild.j2").render(modules=modules,
+                                                                       parts=parts))
     # a spec removed since the last render must not leave its module behind
-    for stale in generated_sources(dest):
-        if stale.name not in wanted:
+    for stale in [*generated_sources(dest), *(dest / f for f in SYSCALL_FILES.values())]:
+        if stale.name not in wanted and stale.is_file():
             stale.unlink()
     return modules
 
 
 def generated_sources(src: Path) -> list[Path]:
-    """The probe modules' C files rendered into a build folder (not kbuild's ``*.mod.c``)."""
-    return sorted(p for p in src.glob("kscribe_probe_*.c") if not p.name.endswith(".mod.c"))
+    """The C files rendered into a build folder from templates (not kbuild's ``*.mod.c``)."""
+    probes = [p for p in src.glob("kscribe_probe_*.c") if not p.name.endswith(".mod.c")]
+    return sorted([*probes, *src.glob(SYSCALL_TABLES)])

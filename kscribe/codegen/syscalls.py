@@ -1,259 +1,212 @@
-"""The syscall probe module of a target: one entry and one exit event per syscall and ABI.
+"""The syscall descriptor tables of a target, read by the one interpreter of the syscall probe.
 
-Two hooks (the raw ``sys_enter``/``sys_exit`` tracepoints) find the current syscall's ABI
-and row (``data/syscall_dispatch.toml``), then call that syscall's recorder. What each
-recorder writes follows the argument classification of :mod:`kscribe.syscalls`: integers
-with their width and sign, pointers in hex, user strings (bounded, copied without faulting)
-and user structures (as the struct specs say) at entry, at exit or both. The payload layout
-is the same as for tracepoint events (:class:`kscribe.payload.PayloadC`): fixed part first,
-then strings and arrays.
+``kernel_module/probes/kscribe_syscalls.c`` records every syscall from per-ABI tables: one
+row per number (its name and argument list), one descriptor per argument (what is recorded:
+the value, the user string, struct or array it points to; when: entry, exit or both; its CTF
+type). This module turns the argument classification of :mod:`kscribe.instrument.syscalls`
+into those tables (``templates/module/syscall_tables.c.j2``); argument lists described alike
+are shared between syscalls and ABIs. The layout of a payload and the order of its CTF fields
+are the interpreter's (``kscribe_syscalls.h``); :func:`fields` states the same in Python, to
+test the kernel's description against.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from kscribe.codegen.cformat import c_string, wrap_call
-from kscribe.codegen.payload import PayloadC
+from kscribe.codegen.cformat import MAX, c_string, width
 from kscribe.config.arches import Arch
-from kscribe.errors import KscribeError
 from kscribe.instrument.events.fieldtypes import IntType
 from kscribe.instrument.syscalls import StructSpec, Syscall, SyscallArg, SyscallTable
-from kscribe.kernel.tracepoints import parse_header
-from kscribe.kernel.tree import KernelTree
-from kscribe.util.ctext import param
 
-STRING_MAX = 256  # bytes of a user string recorded at most (NUL included)
 ARRAY_MAX = 16  # elements of a user struct array recorded at most
 SOCKADDR_MAX = 128  # bytes of a socket address recorded at most
-VAR = {"p": "payload", "rec": "rec", "tail": "tail"}
+WHEN = {"entry": "KSCRIBE_AT_ENTRY", "exit": "KSCRIBE_AT_EXIT", "both": "KSCRIBE_AT_BOTH"}
+STRING_TSDL = "string { encoding = UTF8; }"
+COUNT_TSDL = IntType(32, False).tsdl()
 
 
 @dataclass(frozen=True)
-class Recorder:
-    """One recorder function (shared by the events whose fields and stores are the same)."""
+class Arg:
+    """The descriptor of one argument (struct kscribe_syscall_arg)."""
 
-    function: str
-    prototype: list[str]
-    payload: PayloadC
-    uses_tail: bool
-    uses_strings: bool
+    name: str
+    type: str  # C name of the CTF type (a key of the types table)
+    kind: str  # VALUE, STRING, STRUCT or ARRAY
+    when: str  # entry, exit or both
+    size: int = 0
+    count: str = ""  # ARRAY: ARG, USER or RET
+    count_arg: int = 0
+    max: int = 0
+
+    def items(self) -> list[str]:
+        """The members' initializers, in struct kscribe_syscall_arg's order."""
+        items = [c_string(self.name), self.type, f"KSCRIBE_ARG_{self.kind}", WHEN[self.when]]
+        if self.kind != "STRING":
+            items.append(str(self.size))
+        if self.kind == "ARRAY":
+            items += [f"KSCRIBE_COUNT_{self.count}", str(self.count_arg), str(self.max)]
+        return items
+
+    def c(self, indent: str = "\t") -> list[str]:
+        """The C initializer's lines at ``indent``, wrapped after the size when too long."""
+        items = self.items()
+        items, rest = items[:5], items[5:]
+        line = f"{indent}{{ {', '.join(items + rest)} }},"
+        if width(line) <= MAX:
+            return [line]
+        return [f"{indent}{{ {', '.join(items)},", f"{indent}  {', '.join(rest)} }},"]
 
 
-def _int_tsdl(bits: int, signed: bool, base: int = 10) -> str:
-    return IntType(bits, signed, base).tsdl()
+class _Types:
+    """The CTF types the descriptors use, each once, under a C name."""
+
+    def __init__(self) -> None:
+        self.tsdl: dict[str, str] = {}
+
+    def add(self, name: str, tsdl: str) -> str:
+        self.tsdl.setdefault(name, tsdl)
+        return name
+
+    def integer(self, bits: int, signed: bool, base: int = 10) -> str:
+        letter = "x" if base == 16 else "s" if signed else "u"
+        return self.add(f"kscribe_{letter}{bits}", IntType(bits, signed, base).tsdl())
+
+    def struct(self, spec: StructSpec) -> str:
+        members = " ".join(f"{IntType(f.bits, f.signed).tsdl()} _{f.name}"
+                           + (f"[{f.count}]" if f.count else "") + ";" for f in spec.fields)
+        return self.add(f"kscribe_struct_{spec.tag.lstrip('_')}", f"struct {{ {members} }}")
 
 
-def _struct_tsdl(spec: StructSpec) -> str:
-    members = " ".join(f"{_int_tsdl(f.bits, f.signed)} _{f.name}"
-                       + (f"[{f.count}]" if f.count else "") + ";" for f in spec.fields)
-    return f"struct {{ {members} }}"
+def string_lines(tsdl: str, indent: str = "\t") -> list[str]:
+    """A TSDL type as C string literals at ``indent``, a struct's members one per line."""
+    parts = re.split(r"(?<=;) (?=integer|struct|string|enum)", tsdl)
+    return [indent + c_string(p + (" " if i < len(parts) - 1 else ""))
+            for i, p in enumerate(parts)]
 
 
 def _struct_size(spec: StructSpec) -> int:
     return sum(f.bits // 8 * (f.count or 1) for f in spec.fields)
 
 
-class _Builder:
-    """Accumulates the C pieces and CTF fields of one recorder, in payload order."""
-
-    def __init__(self, pointer: str) -> None:
-        self.pointer = pointer
-        self.members: list[str] = []
-        self.fixed_tsdl: list[str] = []
-        self.var_tsdl: list[str] = []
-        self.locals: list[str] = []
-        self.prepare: list[str] = []
-        self.stores: list[str] = []
-        self.writes: list[str] = []
-        self.sizes: list[str] = []
-        self.strings = 0
-
-    def user(self, i: int) -> str:
-        return self.pointer % f"args[{i}]"
-
-    def integer(self, name: str, bits: int, signed: bool, value: str, base: int = 10) -> None:
-        self.members.append(f"{'s' if signed else 'u'}{bits} {name};")
-        self.fixed_tsdl.append(f"{_int_tsdl(bits, signed, base)} _{name};")
-        self.stores.append(f"{VAR['p']}->{name} = {value};")
-
-    def string(self, name: str, i: int) -> None:
-        if not self.strings:
-            self.locals.append("char *strings;")
-            self.prepare.append("strings = kscribe_scratch();")
-        offset = self.strings * STRING_MAX
-        self.strings += 1
-        at = f"strings + {offset}" if offset else "strings"
-        self.locals.append(f"size_t {name}_len;")
-        self.prepare.append(f"{name}_len = kscribe_copy_user_string({at}, {self.user(i)}, "
-                            f"{STRING_MAX});")
-        self.var_tsdl.append(f"string {{ encoding = UTF8; }} _{name};")
-        self.sizes.append(f"{name}_len")
-        self.writes.append(f"memcpy({VAR['tail']}, {at}, {name}_len);")
-
-    def struct(self, name: str, i: int, spec: StructSpec) -> None:
-        size = _struct_size(spec)
-        self.members.append(f"u8 {name}[{size}];")
-        self.fixed_tsdl.append(f"{_struct_tsdl(spec)} _{name};")
-        self.stores.append(f"kscribe_copy_user({VAR['p']}->{name}, {self.user(i)}, "
-                           f"sizeof({VAR['p']}->{name}));")
-
-    def array(self, name: str, i: int, count: str, elem_size: int, elem_tsdl: str,
-              most: int) -> None:
-        self.locals.append(f"u32 {name}_len;")
-        self.prepare.append(f"{name}_len = min_t(u32, {count}, {most});")
-        self.members.append(f"u32 {name}_length;")
-        self.fixed_tsdl.append(f"{_int_tsdl(32, False)} _{name}_length;")
-        self.stores.append(f"{VAR['p']}->{name}_length = {name}_len;")
-        self.var_tsdl.append(f"{elem_tsdl} _{name}[_{name}_length];")
-        nbytes = f"{name}_len * {elem_size}" if elem_size > 1 else f"{name}_len"
-        self.sizes.append(nbytes)
-        self.writes.append(f"kscribe_copy_user({VAR['tail']}, {self.user(i)}, {nbytes});")
-
-    def payload(self, struct: str) -> PayloadC:
-        stores = list(self.stores)
-        writes = []
-        for w, size in zip(self.writes, self.sizes, strict=True):
-            writes += [w, f"{VAR['tail']} += {size};"]
-        if writes:
-            writes.pop()
-            start = f"(char *)({VAR['p']} + 1)" if self.members else f"{VAR['rec']}.payload"
-            stores += [f"{VAR['tail']} = {start};", *writes]
-        size = " + ".join(([f"sizeof(*{VAR['p']})"] if self.members else []) + self.sizes)
-        return PayloadC(var=VAR, struct=struct if self.members else "", members=self.members,
-                        locals=self.locals, prepare=self.prepare, size=size or "0",
-                        stores=stores)
-
-    @property
-    def tsdl(self) -> list[str]:
-        return self.fixed_tsdl + self.var_tsdl
-
-
-def _length(arg: SyscallArg, args: dict[str, int], b: _Builder) -> str:
-    """C expression of a user buffer's length: an argument, ``*arg`` or ``return``."""
+def _count(arg: SyscallArg, index: dict[str, int]) -> tuple[str, int]:
+    """Where a user buffer's length is: an argument, ``*arg`` or ``return``."""
     ref = arg.length or ""
     if ref == "return":
-        return "ret > 0 ? ret : 0"
+        return "RET", 0
     if ref.startswith("*"):
-        return f"kscribe_user_u32({b.user(args[ref[1:]])})"
-    return f"(u32)args[{args[ref]}]"
+        return "USER", index[ref[1:]]
+    return "ARG", index[ref]
 
 
-def _record_arg(b: _Builder, sc: Syscall, arg: SyscallArg, i: int, word: int) -> None:
+def _arg(sc: Syscall, arg: SyscallArg, word: int, types: _Types) -> Arg:
     index = {a.name: n for n, a in enumerate(sc.args)}
+    spec = arg.struct
     if arg.kind == "user_string":
-        b.string(arg.name, i)
-    elif arg.kind == "struct" and arg.struct is not None:
-        spec = arg.struct
+        return Arg(arg.name, types.add("kscribe_string", STRING_TSDL), "STRING",
+                   arg.direction)
+    if arg.kind == "struct" and spec is not None:
         if arg.count:
-            b.array(arg.name, i, f"(u32)args[{index[arg.count]}]", _struct_size(spec),
-                    _struct_tsdl(spec), arg.max or ARRAY_MAX)
-        elif arg.length or spec.max:
-            b.array(arg.name, i, _length(arg, index, b), 1, _int_tsdl(8, False, 16),
-                    spec.max or SOCKADDR_MAX)
+            return Arg(arg.name, types.struct(spec), "ARRAY", arg.direction,
+                       _struct_size(spec), "ARG", index[arg.count], arg.max or ARRAY_MAX)
+        if arg.length or spec.max:
+            count, at = _count(arg, index)
+            return Arg(arg.name, types.integer(8, False, 16), "ARRAY", arg.direction, 1,
+                       count, at, spec.max or SOCKADDR_MAX)
+        return Arg(arg.name, types.struct(spec), "STRUCT", arg.direction, _struct_size(spec))
+    if arg.kind == "int":
+        return Arg(arg.name, types.integer(arg.bits, arg.signed), "VALUE", "entry",
+                   arg.bits // 8)
+    bits = arg.bits or word  # a pointer whose data is not recorded: its value
+    return Arg(arg.name, types.integer(bits, False, 16), "VALUE", "entry", bits // 8)
+
+
+def fields(args: tuple[Arg, ...], exit_: bool, word: int, types: dict[str, str]) -> list[str]:
+    """The CTF fields of an entry or exit event, in payload order (see kscribe_syscalls.h).
+
+    ``types`` maps the descriptors' type names to their TSDL (the context's ``types``).
+    """
+    at = "exit" if exit_ else "entry"
+    fixed = [f"{IntType(word, True).tsdl()} _ret;"] if exit_ else []
+    var = []
+    for a in args:
+        if a.when not in (at, "both"):
+            continue
+        tsdl = types[a.type]
+        if a.kind == "ARRAY":
+            fixed.append(f"{COUNT_TSDL} _{a.name}_length;")
+            var.append(f"{tsdl} _{a.name}[_{a.name}_length];")
+        elif a.kind == "STRING":
+            var.append(f"{tsdl} _{a.name};")
         else:
-            b.struct(arg.name, i, spec)
-    else:  # a pointer whose data is not recorded: its value
-        b.integer(arg.name, word, False, f"args[{i}]", 16)
+            fixed.append(f"{tsdl} _{a.name};")
+    return fixed + var
 
 
-def _recorder(sc: Syscall, prefix: str, exit_: bool, word: int, pointer: str
-              ) -> tuple[_Builder, str]:
-    b = _Builder(pointer)
-    if exit_:
-        b.integer("ret", word, True, "ret")
-    for i, arg in enumerate(sc.args):
-        data = arg.kind in ("user_string", "struct")
-        when = {"entry": ("entry",), "exit": ("exit",), "both": ("entry", "exit")}
-        if data and ("exit" if exit_ else "entry") in when[arg.direction]:
-            _record_arg(b, sc, arg, i, word)
-        elif not data and not exit_:
-            if arg.kind == "int":
-                b.integer(arg.name, arg.bits, arg.signed, f"args[{i}]")
-            else:
-                b.integer(arg.name, arg.bits or word, False, f"args[{i}]", 16)
-    kind = "exit" if exit_ else "entry"
-    return b, f"kscribe_{prefix}{kind}_{sc.name}"
+@dataclass(frozen=True)
+class Row:
+    """One syscall of one ABI: its table index, event name part and argument list."""
+
+    index: str
+    name: str
+    args: str  # C name of the shared argument list
+
+    def c(self) -> list[str]:
+        """The row's initializer lines, its braces opened when one line is too long."""
+        line = f'\t[{self.index}] = {{ "{self.name}", {self.args} }},'
+        if width(line) <= MAX:
+            return [line]
+        return [f"\t[{self.index}] = {{", f'\t\t"{self.name}", {self.args}', "\t},"]
 
 
-def recorders(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, Any]:
-    """Template context of the syscall module: events, recorders, tables, dispatch."""
+def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, Any]:
+    """Template context of the syscall tables: types, shared argument lists, ABIs."""
     specs = {a.name: a for a in arch.syscalls.abis}
-    events: list[dict[str, Any]] = []
-    functions: dict[str, Recorder] = {}
+    types = _Types()
+    ret = Arg("ret", types.integer(word, True), "VALUE", "exit", word // 8)
+    lists: dict[tuple[Arg, ...], str] = {}
     abis: list[dict[str, Any]] = []
-    shared: dict[tuple[object, ...], str] = {}
     for table in tables:
         spec = specs[table.abi]
-        prefix = f"{spec.event_prefix}_" if spec.event_prefix else ""
-        pointer = f"({spec.user_pointer})" if spec.user_pointer else "(const void __user *)%s"
         seen: set[str] = set()
-        slots = []
+        rows = []
         for sc in table.syscalls:
             if not sc.implemented:
                 continue
             name = sc.name if sc.name not in seen else f"{sc.name}_{sc.nr}"
             seen.add(name)
-            pair = []
-            for exit_ in (False, True):
-                b, fn = _recorder(sc, prefix, exit_, word, pointer)
-                fn = fn.replace(f"_{sc.name}", f"_{name}", 1) if name != sc.name else fn
-                event = f"{prefix}syscall_{'exit' if exit_ else 'entry'}_{name}"
-                if not b.prepare and not b.writes:
-                    # same fields from the same argument values: one function for all,
-                    # named after its fields (kscribe_exit_ret, kscribe_entry_fd...)
-                    key = (prefix, exit_, *b.tsdl, *b.stores)
-                    if key not in shared:
-                        shared[key] = _shape_name(prefix, exit_, b, set(functions), fn)
-                        functions[shared[key]] = _function(shared[key], b, exit_)
-                    fn = shared[key]
-                else:
-                    functions[fn] = _function(fn, b, exit_)
-                events.append({"name": event, "exit": exit_,
-                               "fields": [c_string(t + "\n") for t in b.tsdl]})
-                pair.append((len(events) - 1, fn))
-            slots.append({"nr": sc.nr, "entry": pair[0], "exit": pair[1]})
-        abis.append({"name": table.abi, "native": table.native,
-                     "when": spec.dispatch_when or None, "base": spec.dispatch_base,
-                     "slots": slots,
+            args = tuple(_arg(sc, a, word, types) for a in sc.args)
+            if args not in lists:
+                lists[args] = _list_name(args, name, set(lists.values()))
+            base = f" - {spec.dispatch_base}" if spec.dispatch_base != "0" else ""
+            rows.append(Row(f"{sc.nr}{base}", name, lists[args]))
+        abis.append({"name": table.abi, "native": table.native, "rows": rows,
+                     "prefix": f"{spec.event_prefix}_" if spec.event_prefix else "",
+                     "compat": spec.compat, "when": spec.dispatch_when,
+                     "base": spec.dispatch_base,
                      "symbol": f"kscribe_{table.abi}_syscalls"})
-    abis.sort(key=lambda a: a["native"])  # compat conditions first, native as fallback
-    return {"events": events, "functions": list(functions.values()), "abis": abis,
-            "uses_strings": any(f.uses_strings for f in functions.values())}
+    abis.sort(key=lambda a: not a["native"])  # the native ABI first: index 0
+    return {"types": types.tsdl, "count_type": COUNT_TSDL, "ret": ret,
+            "lists": [{"symbol": s, "args": a} for a, s in lists.items()], "abis": abis,
+            "events": 2 * sum(len(a["rows"]) for a in abis),
+            "uses_nr": any(re.search(r"\bnr\b", a["when"]) for a in abis)}
 
 
-def _shape_name(prefix: str, exit_: bool, b: _Builder, taken: set[str], fallback: str) -> str:
-    fields = [m.split()[-1].split("[")[0].rstrip(";") for m in b.members] or ["noargs"]
-    name = f"kscribe_{prefix}{'exit' if exit_ else 'entry'}_{'_'.join(fields)}"
-    return name if len(name) <= 48 and name not in taken else fallback
+def _list_name(args: tuple[Arg, ...], syscall: str, taken: set[str]) -> str:
+    """``kscribe_args_<argument names>``, or after the first syscall when that is taken."""
+    shape = f"kscribe_args_{'_'.join(a.name for a in args) or 'none'}"
+    if len(shape) <= 40 and shape not in taken:
+        return shape
+    name = f"kscribe_args_{syscall}"
+    n = 2
+    while name in taken:
+        name, n = f"kscribe_args_{syscall}_{n}", n + 1
+    return name
 
 
-def _function(fn: str, b: _Builder, exit_: bool) -> Recorder:
-    params = ["struct kscribe_event *event", "const unsigned long *args"]
-    if exit_:
-        params.append("long ret")
-    payload = b.payload(f"{fn}_payload")
-    return Recorder(function=fn, prototype=wrap_call(f"static void {fn}(", params),
-                    payload=payload,
-                    uses_tail=any(s.startswith(VAR["tail"]) for s in payload.stores),
-                    uses_strings=bool(b.strings))
-
-
-def syscall_context(tree: KernelTree, target: str, arch: Arch,
+def syscall_context(target: str, arch: Arch, word: int,
                     tables: list[SyscallTable]) -> dict[str, Any]:
-    """The template context of the syscall probe module."""
-    ctx = recorders(tables, arch, tree.word_bits)
-    header = tree.srctree / "include/trace/events/syscalls.h"
-    hooks = parse_header(header)
-    protos = {}
-    for name in ("sys_enter", "sys_exit"):
-        if name not in hooks:
-            raise KscribeError(f"{header}: no {name} tracepoint found; its macros are not "
-                               "ones kscribe.kernel.tracepoints knows")
-        params = ["void *data"] + [param(a.type, a.name) for a in hooks[name].args]
-        protos[name] = wrap_call(f"static void kscribe_{name}(", params)
-    uses_u32 = any("kscribe_user_u32" in line for f in ctx["functions"]
-                   for line in f.payload.prepare)
-    return {**ctx, "target": target, "enter_prototype": protos["sys_enter"],
-            "exit_prototype": protos["sys_exit"], "uses_user_u32": uses_u32}
+    """The template context of the syscall tables of ``target``."""
+    return {**descriptors(tables, arch, word), "target": target, "string_lines": string_lines}

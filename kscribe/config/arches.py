@@ -35,7 +35,8 @@ the flavour tree first, then in the -common tree.
   native              true for the kernel's own ABI (exactly one)
   requires            CONFIG_ symbols (without the prefix); the ABI exists when any is y
   bits                width of the ABI's registers/long, for raw (untyped) arguments
-  compat              true: __SYSCALL_WITH_COMPAT/positional tables give the compat entry
+  compat              true: __SYSCALL_WITH_COMPAT/positional tables give the compat entry,
+                      and the recorded user pointers are compat_ptr() values
   numbers             headers whose __NR_* macros name the syscalls (first existing set wins)
   cppflags            extra preprocessor flags for this ABI only (mips' _MIPS_SIM)
   table_base          expression over the numbers headers' macros added to a table's index
@@ -46,7 +47,6 @@ the flavour tree first, then in the -common tree.
                       tried in file order; the native ABI has none and is the fallback
   dispatch_base       first number of the ABI's numbering: the table row is nr - base
   event_prefix        event name prefix of a compat ABI: "<prefix>_syscall_entry_<name>"
-  user_pointer        C expression of a user pointer from an argument value `%s`
   [[syscalls.abis.tables]]  variants of the table header, the first that exists is used:
       header          include path of the table
       macros          table macro -> shape: "nr sym", "nr native compat" (pick by `compat`),
@@ -93,7 +93,6 @@ class AbiSpec:
     dispatch_when: str = ""
     dispatch_base: str = "0"
     event_prefix: str = ""
-    user_pointer: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def _abi(row: tomldata.Row) -> AbiSpec:
         compat_prefixes=row.strings("compat_prefixes"), tables=tuple(tables),
         dispatch_when=row.text("dispatch_when", ""),
         dispatch_base=row.text("dispatch_base", "0"),
-        event_prefix=row.text("event_prefix", ""), user_pointer=row.text("user_pointer", ""))
+        event_prefix=row.text("event_prefix", ""))
 
 
 def _syscalls(row: tomldata.Row) -> ArchSyscalls:

@@ -12,11 +12,12 @@ import re
 from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
 _STAT = re.compile(r"^(\w+):(\w+) (\d+)\s*$", re.M)
-_UNLOAD = re.compile(r"kscribe: (\w+):(\w+) hits=(\d+)")
+_UNLOAD = re.compile(r"kscribe: (\w+): (\d+) events, (\d+) fired, (\d+) hits$", re.M)
 STEPS = ("insmod", "kscribectl", "rmmod")
 
 
 UNSAFE_DIRS = ("shared", "theirs", "link")
+ABI_PROMISES = ("features", "enable-reuse", "status-pid", "stop-other")  # tests/guest/abi-check.c
 
 
 def _trace_safety(checks: dict[str, str]) -> list[str]:
@@ -32,6 +33,12 @@ def _trace_safety(checks: dict[str, str]) -> list[str]:
         reasons.append(f"kscribectl wrote through a symbolic link "
                        f"({checks.get('victim-files')} files in its target)")
     return reasons
+
+
+def _abi_promises(checks: dict[str, str]) -> list[str]:
+    """What kscribe-abi-check found: every promise of the ABI kept."""
+    return [f"ABI check {name}: {checks.get(f'abi-{name}', 'did not run')}"
+            for name in ABI_PROMISES if checks.get(f"abi-{name}") != "ok"]
 
 
 def judge(console: str) -> Verdict:
@@ -67,6 +74,7 @@ def judge(console: str) -> Verdict:
         v.reasons.append("a non-root user was not refused by /dev/kscribe")
     if ran:
         v.reasons += _trace_safety(checks(console))
+        v.reasons += _abi_promises(checks(console))
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)

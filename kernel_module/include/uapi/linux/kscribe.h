@@ -16,7 +16,7 @@
 #include <linux/types.h>
 
 /* Bumped on any incompatible change of the structures or ioctls below. */
-#define KSCRIBE_ABI_VERSION	2
+#define KSCRIBE_ABI_VERSION	3
 
 /* Size of the probe and event names, including the terminating NUL. */
 #define KSCRIBE_NAME_LEN	64
@@ -60,6 +60,13 @@
 /* pause (with DISABLE) or resume events of the running recording, from any session */
 #define KSCRIBE_ENABLE_RUNNING		0x4U
 
+/* the argument of KSCRIBE_IOCTL_STOP */
+/* stop the running recording even when another session started it */
+#define KSCRIBE_STOP_ANY	0x1U
+
+/* kscribe_version.features: what this core has beyond its ABI version's baseline */
+#define KSCRIBE_FEATURE_STOP_ANY	0x1U	/* KSCRIBE_IOCTL_STOP takes KSCRIBE_STOP_* flags */
+
 /* kscribe_stream_open.flags */
 #define KSCRIBE_STREAM_NONBLOCK	0x1U	/* read() does not wait: -EAGAIN */
 #define KSCRIBE_STREAM_CLOEXEC	0x2U	/* close-on-exec stream file descriptor */
@@ -83,12 +90,15 @@
  * @minor:	core module minor version
  * @patchlevel:	core module patch level
  * @abi:	KSCRIBE_ABI_VERSION of the running core module
+ * @features:	KSCRIBE_FEATURE_*: later additions are announced here, without a
+ *		new ABI version
  */
 struct kscribe_version {
 	__u32 major;
 	__u32 minor;
 	__u32 patchlevel;
 	__u32 abi;
+	__u64 features;
 };
 
 /**
@@ -138,6 +148,7 @@ struct kscribe_event_metadata {
 /**
  * struct kscribe_enable - KSCRIBE_IOCTL_ENABLE argument; -ENOENT when nothing
  *	matches, -EBUSY while the session records (unless KSCRIBE_ENABLE_RUNNING).
+ *	Only count is written back, so the structure can be reused.
  * @flags:	in: KSCRIBE_ENABLE_*
  * @count:	out: number of events matched
  * @pattern:	in: "probe:event" or "event", shell globs allowed; a syscall
@@ -171,7 +182,9 @@ struct kscribe_buffer_config {
  * @nr_events:		registered events
  * @nr_selected:	events selected in this session
  * @nr_recorded:	events recorded by the current recording
- * @pid:		process that started the current recording, 0 if none
+ * @pid:		process that started the current recording, in the
+ *			caller's pid namespace; 0 if none or not in that
+ *			namespace
  * @mode:		KSCRIBE_MODE_* of the current recording, else of the
  *			session
  * @buffer_size:	per-CPU bytes of the current recording, else of the
@@ -295,7 +308,7 @@ struct kscribe_record_lost {
 /* start recording the selected events (-EBUSY if a recording runs) */
 #define KSCRIBE_IOCTL_START		_IO(KSCRIBE_IOC_MAGIC, 0x05)
 
-/* stop this session's recording, or the running one (-ENOENT if none) */
+/* stop this session's recording (-EBUSY: another's runs); argument: KSCRIBE_STOP_* */
 #define KSCRIBE_IOCTL_STOP		_IO(KSCRIBE_IOC_MAGIC, 0x06)
 
 /* wake up the readers of the current recording's streams */
