@@ -15,6 +15,7 @@ import pytest
 from kscribe.codegen.syscalls import descriptors, fields
 from kscribe.config.target import parse_target
 from kscribe.errors import KscribeError
+from kscribe.guest.console import checks
 from kscribe.guest.trace import babeltrace, parse
 from kscribe.instrument.syscalls import tables
 from kscribe.kernel.tree import read_tree
@@ -105,6 +106,18 @@ def test_syscall_events_are_described_as_their_descriptors_say(traced, settings)
     wrong = [name for name in expected if described.get(name) != expected[name]]
     assert not wrong, (wrong[:5], [described.get(n) for n in wrong[:1]], expected[wrong[0]]
                        if wrong else None)
+
+
+def test_trace_and_clock_are_named_and_carry_uuids(traced):
+    """The clock is the ring buffer's, said so, with the boot's uuid; the trace has its own."""
+    _, res, console, _, _ = traced
+    metadata = (res.trace / "metadata").read_text()
+    uuid = r'uuid = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})";'
+    trace = re.search(r"^trace \{[^}]*?" + uuid, metadata, re.M | re.S)
+    clock = re.search(r'^clock \{\n\tname = "trace_clock_local";\n\t' + uuid, metadata, re.M)
+    assert trace and clock, metadata[:1500]
+    assert clock.group(1) == checks(console)["boot-id"] != trace.group(1)
+    assert "not CLOCK_MONOTONIC" in metadata
 
 
 def test_sched_switch_on_every_cpu(traced):

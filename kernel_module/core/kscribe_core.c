@@ -35,6 +35,7 @@
 #include <linux/preempt.h>
 #include <linux/ring_buffer.h>
 #include <linux/sched.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/stringify.h>
@@ -1503,6 +1504,10 @@ static int kscribe_open(struct inode *inode, struct file *file)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
+	/* a trace shows kernel data: refused in lockdown, as tracefs is */
+	ret = security_locked_down(LOCKDOWN_TRACEFS);
+	if (ret)
+		return ret;
 	ret = nonseekable_open(inode, file);
 	if (ret)
 		return ret;

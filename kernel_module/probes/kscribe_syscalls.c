@@ -30,11 +30,33 @@
 /* Longest CTF field list of one event: a page holds any system call's. */
 #define KSCRIBE_FIELDS_SIZE	PAGE_SIZE
 
-static const void __user *kscribe_user(const struct kscribe_syscall_abi *abi,
+/**
+ * struct kscribe_syscall_state - what the probe keeps of one row, made at load
+ * @event:	the row's entry event; its exit event follows it
+ * @fixed:	bytes of the fixed part of the entry and of the exit payload
+ * @user:	KSCRIBE_AT_* of the payloads that hold user memory
+ */
+struct kscribe_syscall_state {
+	struct kscribe_event *event;
+	u16 fixed[2];
+	u8 user;
+};
+
+/* One system call being recorded, at entry or at exit. */
+struct kscribe_call {
+	const struct kscribe_syscall_abi *abi;
+	const struct kscribe_syscall_arg *args;
+	const struct kscribe_syscall_state *state;
+	unsigned long values[KSCRIBE_SYSCALL_ARGS];
+	long ret;
+	unsigned int at;
+};
+
+static const void __user *kscribe_user(const struct kscribe_call *call,
 				       unsigned long value)
 {
 #ifdef CONFIG_COMPAT
-	if (abi->compat)
+	if (call->abi->compat)
 		return compat_ptr(value);
 #endif
 	return (const void __user *)value;
@@ -64,70 +86,42 @@ static void kscribe_put_value(u8 *dst, unsigned long value, unsigned int size)
 	}
 }
 
-static unsigned long kscribe_count_of(const struct kscribe_syscall_abi *abi,
-				      const struct kscribe_syscall_arg *arg,
-				      const unsigned long *values, long ret)
+static unsigned long kscribe_count_of(const struct kscribe_call *call,
+				      const struct kscribe_syscall_arg *arg)
 {
 	u32 n;
 
 	switch (arg->count) {
 	case KSCRIBE_COUNT_USER:
-		kscribe_copy_user(&n, kscribe_user(abi, values[arg->count_arg]),
+		kscribe_copy_user(&n, kscribe_user(call, call->values[arg->count_arg]),
 				  sizeof(n));
 		return n;
 	case KSCRIBE_COUNT_RET:
-		return ret > 0 ? ret : 0;
+		return call->ret > 0 ? call->ret : 0;
 	default:
-		return values[arg->count_arg];
+		return call->values[arg->count_arg];
 	}
-}
-
-/* Bytes of the fixed part of a payload recorded @at entry or exit. */
-static size_t kscribe_fixed_size(const struct kscribe_syscall_arg *args,
-				 unsigned int at)
-{
-	const struct kscribe_syscall_arg *arg;
-	size_t size = at == KSCRIBE_AT_EXIT ? kscribe_syscall_ret.size : 0;
-
-	for (arg = args; arg->name; arg++) {
-		if (arg->when & at)
-			size += arg->kind == KSCRIBE_ARG_ARRAY ? sizeof(u32) :
-				arg->kind == KSCRIBE_ARG_STRING ? 0 : arg->size;
-	}
-	return size;
 }
 
 /*
- * Record one event of a system call: @values are its arguments, @ret its
- * return value at exit. Called with preemption disabled.
+ * Write the payload of @call at @buf: its fixed part (@call->state says how
+ * long), then its variable part, up to @end. Return its size.
  */
-static void kscribe_syscall_record(struct kscribe_event *event,
-				   const struct kscribe_syscall_abi *abi,
-				   const struct kscribe_syscall_arg *args,
-				   const unsigned long *values, long ret,
-				   unsigned int at)
+static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8 *end)
 {
 	const struct kscribe_syscall_arg *arg;
-	struct kscribe_record rec;
-	u8 *buf, *fixed, *var, *end;
+	u8 *fixed = buf, *var;
 	unsigned long n;
 
-	buf = kscribe_scratch_get();
-	if (!buf) {
-		kscribe_event_lost(event);
-		return;
-	}
-	end = buf + KSCRIBE_SCRATCH_SIZE;
-	fixed = buf;
-	var = buf + kscribe_fixed_size(args, at);
-	if (at == KSCRIBE_AT_EXIT) {
-		kscribe_put_value(fixed, ret, kscribe_syscall_ret.size);
+	var = buf + call->state->fixed[call->at == KSCRIBE_AT_EXIT];
+	if (call->at == KSCRIBE_AT_EXIT) {
+		kscribe_put_value(fixed, call->ret, kscribe_syscall_ret.size);
 		fixed += kscribe_syscall_ret.size;
 	}
-	for (arg = args; arg->name; arg++) {
-		unsigned long value = values[arg - args];
+	for (arg = call->args; arg->name; arg++) {
+		unsigned long value = call->values[arg - call->args];
 
-		if (!(arg->when & at))
+		if (!(arg->when & call->at))
 			continue;
 		switch (arg->kind) {
 		case KSCRIBE_ARG_VALUE:
@@ -135,47 +129,71 @@ static void kscribe_syscall_record(struct kscribe_event *event,
 			fixed += arg->size;
 			break;
 		case KSCRIBE_ARG_STRING:
-			var += kscribe_copy_user_string(var, kscribe_user(abi, value),
+			var += kscribe_copy_user_string(var, kscribe_user(call, value),
 							min_t(size_t, end - var,
 							      KSCRIBE_STRING_MAX));
 			break;
 		case KSCRIBE_ARG_STRUCT:
-			kscribe_copy_user(fixed, kscribe_user(abi, value), arg->size);
+			kscribe_copy_user(fixed, kscribe_user(call, value), arg->size);
 			fixed += arg->size;
 			break;
 		case KSCRIBE_ARG_ARRAY:
-			n = min3(kscribe_count_of(abi, arg, values, ret),
-				 (unsigned long)arg->max,
+			n = min3(kscribe_count_of(call, arg), (unsigned long)arg->max,
 				 (unsigned long)(end - var) / arg->size);
 			kscribe_put_value(fixed, n, sizeof(u32));
 			fixed += sizeof(u32);
-			kscribe_copy_user(var, kscribe_user(abi, value), n * arg->size);
+			kscribe_copy_user(var, kscribe_user(call, value), n * arg->size);
 			var += n * arg->size;
 			break;
 		}
 	}
-	if (kscribe_record_begin(event, var - buf, &rec)) {
-		memcpy(rec.payload, buf, var - buf);
+	return var - buf;
+}
+
+/*
+ * Record @call. A payload of values only is written straight into the
+ * record; one with user memory is built in the scratch buffer first, so that
+ * the record is reserved at its exact size and no copy from user space runs
+ * while it is. Called with preemption disabled.
+ */
+static void kscribe_syscall_record(const struct kscribe_call *call)
+{
+	struct kscribe_event *event = call->state->event + (call->at == KSCRIBE_AT_EXIT);
+	size_t size = call->state->fixed[call->at == KSCRIBE_AT_EXIT];
+	struct kscribe_record rec;
+	u8 *buf;
+
+	if (!(call->state->user & call->at)) {
+		if (kscribe_record_begin(event, size, &rec)) {
+			kscribe_payload(call, rec.payload, (u8 *)rec.payload + size);
+			kscribe_record_end(&rec);
+		}
+		return;
+	}
+	buf = kscribe_scratch_get();
+	if (!buf) {
+		kscribe_event_lost(event);
+		return;
+	}
+	size = kscribe_payload(call, buf, buf + KSCRIBE_SCRATCH_SIZE);
+	if (kscribe_record_begin(event, size, &rec)) {
+		memcpy(rec.payload, buf, size);
 		kscribe_record_end(&rec);
 	}
 	kscribe_scratch_put(buf);
 }
 
-/*
- * The entry event of system call @nr of the current task and the
- * descriptors of its arguments, or NULL.
- */
-static struct kscribe_event *
-kscribe_syscall_event(long nr, const struct kscribe_syscall_abi **abi,
-		      const struct kscribe_syscall_arg **args)
+/* Find system call @nr of the current task: false if it is not traced. */
+static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
 {
-	struct kscribe_syscall_abi *found = kscribe_syscall_abi_of(&nr);
+	const struct kscribe_syscall_abi *abi = kscribe_syscall_abi_of(&nr);
 
-	if (nr < 0 || (unsigned long)nr >= found->rows || !found->table[nr].args)
-		return NULL;
-	*abi = found;
-	*args = found->table[nr].args;
-	return found->events[nr];
+	if (nr < 0 || (unsigned long)nr >= abi->rows || !abi->table[nr].args)
+		return false;
+	call->abi = abi;
+	call->args = abi->table[nr].args;
+	call->state = &abi->state[nr];
+	return true;
 }
 
 /*
@@ -184,33 +202,27 @@ kscribe_syscall_event(long nr, const struct kscribe_syscall_abi **abi,
  */
 static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	unsigned long values[KSCRIBE_SYSCALL_ARGS];
-	const struct kscribe_syscall_arg *args;
-	const struct kscribe_syscall_abi *abi;
-	struct kscribe_event *event;
+	struct kscribe_call call = { .at = KSCRIBE_AT_ENTRY };
 
-	event = kscribe_syscall_event(id, &abi, &args);
-	if (!event || !kscribe_event_recorded(event))
+	if (!kscribe_syscall_find(id, &call) ||
+	    !kscribe_event_recorded(call.state->event))
 		return;
-	syscall_get_arguments(current, regs, values);
+	syscall_get_arguments(current, regs, call.values);
 	preempt_disable_notrace();
-	kscribe_syscall_record(event, abi, args, values, 0, KSCRIBE_AT_ENTRY);
+	kscribe_syscall_record(&call);
 	preempt_enable_notrace();
 }
 
 static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	unsigned long values[KSCRIBE_SYSCALL_ARGS];
-	const struct kscribe_syscall_arg *args;
-	const struct kscribe_syscall_abi *abi;
-	struct kscribe_event *event;
+	struct kscribe_call call = { .ret = ret, .at = KSCRIBE_AT_EXIT };
 
-	event = kscribe_syscall_event(syscall_get_nr(current, regs), &abi, &args);
-	if (!event || !kscribe_event_recorded(++event))
+	if (!kscribe_syscall_find(syscall_get_nr(current, regs), &call) ||
+	    !kscribe_event_recorded(call.state->event + 1))
 		return;
-	syscall_get_arguments(current, regs, values);
+	syscall_get_arguments(current, regs, call.values);
 	preempt_disable_notrace();
-	kscribe_syscall_record(event, abi, args, values, ret, KSCRIBE_AT_EXIT);
+	kscribe_syscall_record(&call);
 	preempt_enable_notrace();
 }
 
@@ -294,6 +306,34 @@ static char *kscribe_fields_of(const struct kscribe_syscall_arg *args,
 	return f->fields[i];
 }
 
+/* Bytes of the fixed part of a payload recorded @at entry or exit. */
+static size_t kscribe_fixed_size(const struct kscribe_syscall_arg *args,
+				 unsigned int at)
+{
+	const struct kscribe_syscall_arg *arg;
+	size_t size = at == KSCRIBE_AT_EXIT ? kscribe_syscall_ret.size : 0;
+
+	for (arg = args; arg->name; arg++) {
+		if (arg->when & at)
+			size += arg->kind == KSCRIBE_ARG_ARRAY ? sizeof(u32) :
+				arg->kind == KSCRIBE_ARG_STRING ? 0 : arg->size;
+	}
+	return size;
+}
+
+static void kscribe_state_init(struct kscribe_syscall_state *state,
+			       const struct kscribe_syscall_arg *args)
+{
+	const struct kscribe_syscall_arg *arg;
+
+	state->fixed[0] = kscribe_fixed_size(args, KSCRIBE_AT_ENTRY);
+	state->fixed[1] = kscribe_fixed_size(args, KSCRIBE_AT_EXIT);
+	for (arg = args; arg->name; arg++) {
+		if (arg->kind != KSCRIBE_ARG_VALUE)
+			state->user |= arg->when;
+	}
+}
+
 static void kscribe_events_free(void)
 {
 	struct kscribe_event *events = kscribe_syscalls_probe.events;
@@ -306,7 +346,7 @@ static void kscribe_events_free(void)
 		kfree(kscribe_fields_cache[i].fields[1]);
 	}
 	for (i = 0; i < kscribe_nr_syscall_abis; i++)
-		kfree(kscribe_syscall_abis[i].events);
+		kfree(kscribe_syscall_abis[i].state);
 	kfree(kscribe_fields_cache);
 	kfree(events);
 }
@@ -345,8 +385,8 @@ static int kscribe_events_init(void)
 	for (i = 0; i < kscribe_nr_syscall_abis; i++) {
 		struct kscribe_syscall_abi *abi = &kscribe_syscall_abis[i];
 
-		abi->events = kcalloc(abi->rows, sizeof(*abi->events), GFP_KERNEL);
-		if (!abi->events)
+		abi->state = kcalloc(abi->rows, sizeof(*abi->state), GFP_KERNEL);
+		if (!abi->state)
 			goto out;
 		for (row = 0; row < abi->rows; row++) {
 			const struct kscribe_syscall *sc = &abi->table[row];
@@ -358,7 +398,8 @@ static int kscribe_events_init(void)
 			if (kscribe_event_init(event, abi, sc, KSCRIBE_AT_ENTRY, buf) ||
 			    kscribe_event_init(event + 1, abi, sc, KSCRIBE_AT_EXIT, buf))
 				goto out;
-			abi->events[row] = event;
+			abi->state[row].event = event;
+			kscribe_state_init(&abi->state[row], sc->args);
 		}
 	}
 	ret = 0;

@@ -102,7 +102,7 @@ struct kscribe_syscall {
 	const struct kscribe_syscall_arg *args;
 };
 
-struct kscribe_event;
+struct kscribe_syscall_state;
 
 /**
  * struct kscribe_syscall_abi - the system calls of one ABI
@@ -110,15 +110,15 @@ struct kscribe_event;
  * @compat:	the ABI's user pointers are compat_ptr() values
  * @table:	its rows, indexed by system call number less the ABI's base
  * @rows:	number of entries in @table
- * @events:	probe-owned: the entry event of each row, set at init; the
- *		exit event follows it
+ * @state:	probe-owned: what the probe keeps of each row (its events),
+ *		made at load
  */
 struct kscribe_syscall_abi {
 	const char *prefix;
 	bool compat;
 	const struct kscribe_syscall *table;
 	unsigned int rows;
-	struct kscribe_event **events;
+	struct kscribe_syscall_state *state;
 };
 
 /* The target's ABIs, its first the native one (generated). */

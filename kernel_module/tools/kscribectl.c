@@ -38,6 +38,11 @@
 #define READ_SIZE		65536
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 
+/* What the CTF clock is: the timestamps are those of the kernel's ring buffer. */
+#define CLOCK_DESCRIPTION \
+	"the kernel ring buffer's trace_clock_local(): sched_clock() of each CPU, " \
+	"nanoseconds since boot, not CLOCK_MONOTONIC; the uuid is the boot's"
+
 static const char progname[] = "kscribectl";
 
 static void usage(FILE *out)
@@ -295,16 +300,30 @@ struct recorder {
 	struct cpu_stream *streams;
 	unsigned int nr_streams;
 	bool busy;		/* the last drain read a lot: drain again now */
+	char trace_uuid[37];	/* this trace's, random */
+	char clock_uuid[37];	/* the boot's: the trace clock counts from boot */
 	unsigned char *readbuf;
 };
 
-/* SIGINT and SIGTERM stay blocked in kscribectl and end the recording when pending. */
-static bool interrupted(void)
+/*
+ * SIGINT, SIGTERM and SIGHUP stay blocked in kscribectl. One sent to it alone
+ * (kill(), not the terminal's signal to the whole foreground group, which
+ * reaches COMMAND by itself) is passed on to COMMAND: the recording goes on
+ * until COMMAND exits, and ends as it always does.
+ */
+static void forward(const siginfo_t *info, pid_t child)
 {
-	sigset_t pending;
+	if (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
+	    info->si_code == SI_TKILL)
+		kill(child, info->si_signo);
+}
 
-	return !sigpending(&pending) &&
-	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+/* End COMMAND on an error path, so that kscribectl never leaves it behind. */
+static void reap(pid_t child)
+{
+	kill(child, SIGTERM);
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -620,6 +639,21 @@ static void tsdl_string(FILE *f, const char *key, const char *value)
 	fprintf(f, "\";\n");
 }
 
+/*
+ * A uuid the kernel gives as text: /proc/sys/kernel/random/uuid, a new random
+ * one at each read (without waiting for entropy, unlike getrandom(), which
+ * can hold a freshly booted machine for seconds), or .../boot_id, this boot's.
+ */
+static int read_uuid(const char *path, char text[37])
+{
+	FILE *f = fopen(path, "re");
+	bool ok = f && fgets(text, 37, f) && strlen(text) == 36;
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : fail("cannot read a uuid from %s", path);
+}
+
 static const char *byte_order(void)
 {
 	const unsigned int one = 1;
@@ -663,7 +697,8 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	fprintf(f, "typealias integer { size = 16; align = 8; signed = true; } := int16_t;\n");
 	fprintf(f, "typealias integer { size = 32; align = 8; signed = true; } := int32_t;\n");
 	fprintf(f, "typealias integer { size = 64; align = 8; signed = true; } := int64_t;\n\n");
-	fprintf(f, "trace {\n\tmajor = 1;\n\tminor = 8;\n\tbyte_order = %s;\n", byte_order());
+	fprintf(f, "trace {\n\tmajor = 1;\n\tminor = 8;\n\tuuid = \"%s\";\n", r->trace_uuid);
+	fprintf(f, "\tbyte_order = %s;\n", byte_order());
 	fprintf(f, "\tpacket.header := struct {\n\t\tuint32_t magic;\n");
 	fprintf(f, "\t\tuint32_t stream_id;\n\t};\n};\n\n");
 
@@ -683,22 +718,22 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	tsdl_string(f, "kscribe_buffer_mode", mode_name(r->status.mode));
 	fprintf(f, "};\n\n");
 
-	fprintf(f, "clock {\n\tname = \"monotonic\";\n");
-	fprintf(f, "\tdescription = \"trace_clock_local of the kernel ring buffer\";\n");
+	fprintf(f, "clock {\n\tname = \"trace_clock_local\";\n\tuuid = \"%s\";\n", r->clock_uuid);
+	fprintf(f, "\tdescription = \"%s\";\n", CLOCK_DESCRIPTION);
 	fprintf(f, "\tfreq = %llu;\n", (unsigned long long)r->clock.freq);
 	fprintf(f, "\tprecision = %llu;\n", (unsigned long long)r->clock.uncertainty_ns);
 	fprintf(f, "\toffset_s = %lld;\n\toffset = %lld;\n\tabsolute = false;\n};\n\n",
 		(long long)offset_s, (long long)offset_ns);
 	fprintf(f, "typealias integer {\n\tsize = 64; align = 8; signed = false;\n");
-	fprintf(f, "\tmap = clock.monotonic.value;\n} := uint64_clock_monotonic_t;\n\n");
+	fprintf(f, "\tmap = clock.trace_clock_local.value;\n} := uint64_clock_t;\n\n");
 
 	fprintf(f, "stream {\n\tid = 0;\n\tpacket.context := struct {\n");
-	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp_begin;\n");
-	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp_end;\n");
+	fprintf(f, "\t\tuint64_clock_t timestamp_begin;\n");
+	fprintf(f, "\t\tuint64_clock_t timestamp_end;\n");
 	fprintf(f, "\t\tuint64_t content_size;\n\t\tuint64_t packet_size;\n");
 	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
 	fprintf(f, "\tevent.header := struct {\n\t\tuint16_t id;\n");
-	fprintf(f, "\t\tuint64_clock_monotonic_t timestamp;\n\t};\n};\n");
+	fprintf(f, "\t\tuint64_clock_t timestamp;\n\t};\n};\n");
 
 	for (i = 0; i < r->nr_events; i++) {
 		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n\tstream_id = 0;\n",
@@ -750,16 +785,21 @@ static int drain_all(struct recorder *r)
 }
 
 /*
- * Sleep one drain period, or less if COMMAND exits (SIGCHLD, blocked, wakes
- * sigtimedwait()). Waking on each readable stream instead would make the
+ * Sleep one drain period (none while the buffers are busy), or less if
+ * COMMAND exits (SIGCHLD, blocked, wakes sigtimedwait()) or a signal is to
+ * be passed on to it. Waking on each readable stream instead would make the
  * reader trace itself in a loop: its own reads and waits are events too.
  */
-static void wait_period(struct recorder *r, const sigset_t *chld)
+static void wait_period(struct recorder *r, const sigset_t *signals, pid_t child)
 {
-	struct timespec period = { .tv_sec = 0, .tv_nsec = DRAIN_PERIOD_NS };
+	struct timespec period = { .tv_sec = 0, .tv_nsec = r->busy ? 0 : DRAIN_PERIOD_NS };
+	siginfo_t info;
 
-	if (!r->busy)
-		sigtimedwait(chld, NULL, &period);
+	while (sigtimedwait(signals, &info, &period) > 0) {
+		if (info.si_signo != SIGCHLD)
+			forward(&info, child);
+		period.tv_nsec = 0;	/* take every pending signal, then drain again */
+	}
 }
 
 static bool all_ended(const struct recorder *r)
@@ -864,7 +904,7 @@ static int cmd_record(int fd, int argc, char **argv)
 	};
 	struct recorder r = { .dev = fd, .dirfd = -1 };
 	struct kscribe_version version;
-	sigset_t block, mask, chld;
+	sigset_t block, mask;
 	unsigned long long size;
 	bool all_syscalls = false, selected = false;
 	int opt, status = -1, ret = 1;
@@ -920,14 +960,16 @@ static int cmd_record(int fd, int argc, char **argv)
 		return 1;
 	if (ioctl(fd, KSCRIBE_IOCTL_CLOCK, &r.clock) < 0)
 		return error("KSCRIBE_IOCTL_CLOCK");
+	if (read_uuid("/proc/sys/kernel/random/uuid", r.trace_uuid) ||
+	    read_uuid("/proc/sys/kernel/random/boot_id", r.clock_uuid))
+		return 1;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &mask);
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
 	/*
 	 * The metadata of the selected events is read before starting: the
 	 * recording then holds what it records (a subset: those whose module
@@ -946,22 +988,22 @@ static int cmd_record(int fd, int argc, char **argv)
 	child = spawn(argv + optind, &mask);
 	if (child < 0)
 		goto stop;
-	while (!interrupted() && !all_ended(&r)) {
+	while (!all_ended(&r)) {
 		if (drain_all(&r))
-			goto stop;
+			goto reap;
 		status = wait_status(child, false);
 		if (status >= 0)
 			break;
-		wait_period(&r, &chld);
+		wait_period(&r, &block, child);
 	}
 
 	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0 && errno != ENOENT) {
 		error("KSCRIBE_IOCTL_STOP");
-		goto out;
+		goto reap;
 	}
 	while (!all_ended(&r)) {
 		if (drain_all(&r))
-			goto out;
+			goto reap;
 	}
 	ret = finish_streams(&r);
 	if (status < 0)
@@ -970,9 +1012,11 @@ static int cmd_record(int fd, int argc, char **argv)
 		fprintf(stderr, "%s: %s exited with status %d\n", progname, argv[optind], status);
 	return ret ? ret : status > 0 ? status : 0;
 
+reap:
+	if (status < 0)
+		reap(child);
 stop:
 	ioctl(fd, KSCRIBE_IOCTL_STOP, 0);
-out:
 	return 1;
 }
 

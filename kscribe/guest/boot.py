@@ -17,6 +17,7 @@ STEPS = ("insmod", "kscribectl", "rmmod")
 
 
 UNSAFE_DIRS = ("shared", "theirs", "link")
+SIGNALS = {"INT": 2, "TERM": 15, "HUP": 1}  # forwarded by kscribectl to COMMAND
 ABI_PROMISES = ("features", "enable-reuse", "status-pid", "stop-other")  # tests/guest/abi-check.c
 
 
@@ -33,6 +34,26 @@ def _trace_safety(checks: dict[str, str]) -> list[str]:
         reasons.append(f"kscribectl wrote through a symbolic link "
                        f"({checks.get('victim-files')} files in its target)")
     return reasons
+
+
+def _signals(checks: dict[str, str]) -> list[str]:
+    """kscribectl passed each signal on to COMMAND, wrote its trace and left nothing behind."""
+    reasons = []
+    for name, number in SIGNALS.items():
+        rc, files, left = (checks.get(f"signal-{name}", "").split("/") + ["?"] * 3)[:3]
+        if rc != str(128 + number) or not files.isdigit() or int(files) < 2 or left != "0":
+            reasons.append(f"SIG{name} to kscribectl: exit {rc} (COMMAND killed by it: "
+                           f"{128 + number}), {files} trace files, {left} COMMAND left")
+    return reasons
+
+
+def _lockdown(checks: dict[str, str]) -> list[str]:
+    """/dev/kscribe refused once the kernel is locked down (confidentiality)."""
+    if checks.get("lockdown") != "confidentiality":
+        return [f"the kernel could not be locked down (lockdown: {checks.get('lockdown')})"]
+    if checks.get("lockdown-refused") in (None, "0"):
+        return ["/dev/kscribe was not refused under lockdown"]
+    return []
 
 
 def _abi_promises(checks: dict[str, str]) -> list[str]:
@@ -73,8 +94,9 @@ def judge(console: str) -> Verdict:
     if ran and (not nonroot or nonroot[0] == "0"):
         v.reasons.append("a non-root user was not refused by /dev/kscribe")
     if ran:
-        v.reasons += _trace_safety(checks(console))
-        v.reasons += _abi_promises(checks(console))
+        found = checks(console)
+        v.reasons += _trace_safety(found) + _abi_promises(found) + _signals(found)
+        v.reasons += _lockdown(found)
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)
