@@ -30,6 +30,7 @@ def test_repository_specs_load():
             "poll"} <= set(specs.syscalls)
     assert specs.syscalls["read"]["buf"].direction == "exit"
     assert specs.syscalls["read"]["buf"].length == "return"
+    assert specs.syscalls["nanosleep"]["rmtp"].exit_if == "eintr"
     assert {"sockaddr", "__kernel_timespec", "old_timespec32", "pollfd"} <= set(specs.structs)
 
 
@@ -46,6 +47,10 @@ def test_repository_specs_load():
      "given twice"),
     ("structs:\n  pollfd:\n    max: 8\n", 3, "missing key 'fields'"),
     ("syscalls:\n  poll:\n    ufds: {struct: pollfdx}\n", 3, "struct 'pollfdx' is not"),
+    ("syscalls:\n  nanosleep:\n    rmtp: {direction: exit, exit_if: later}\n", 3,
+     "bad exit_if 'later'"),
+    ("syscalls:\n  nanosleep:\n    rqtp: {direction: entry, exit_if: eintr}\n", 3,
+     "exit_if needs direction exit or both"),
 ])
 def test_syntax_and_schema_errors(tmp_path, text, line, cause):
     path = _write(tmp_path, text)

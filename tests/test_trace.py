@@ -15,8 +15,8 @@ import pytest
 from kscribe.codegen.syscalls import descriptors, fields
 from kscribe.config.target import parse_target
 from kscribe.errors import KscribeError
-from kscribe.guest.console import checks
-from kscribe.guest.trace import babeltrace, parse
+from kscribe.guest.console import MARK, checks, started
+from kscribe.guest.trace import babeltrace, extract, parse
 from kscribe.instrument.syscalls import tables
 from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import build_target, prepare, syscall_formats, trace_target
@@ -79,6 +79,73 @@ def test_sleep_and_send_are_decoded(traced):
     sends = [e for e in res.events if e.name == "syscall_entry_sendto"
              and e.fields["len"] == int(printed["send"])]
     assert sends
+
+
+def test_exit_data_only_where_the_kernel_wrote_it(traced):
+    """A failed getsockname records no address; a sleep that was not interrupted no rmtp."""
+    _, res, _, printed, _ = traced
+    failed = [e for e in res.events if e.name == "syscall_exit_getsockname"
+              and e.fields["ret"] == int(printed["getsockname"])]
+    assert failed and all(e.fields["usockaddr"] == [] for e in failed), failed
+    slept = [e for e in res.events if e.name in ("syscall_exit_nanosleep",
+                                                "syscall_exit_clock_nanosleep")
+             and e.fields["ret"] == 0]
+    assert slept and all(e.fields["rmtp"] == {"tv_sec": 0, "tv_nsec": 0} for e in slept)
+
+
+def test_kernel_addresses_follow_kptr_restrict(traced, tmp_path):
+    """Root sees kernel addresses (as in /proc/kallsyms); with kptr_restrict 2 nobody does."""
+    _, res, console, _, _ = traced
+    kinds = ("kmalloc", "kfree", "kmem_cache_free")
+    shown = [e for e in res.events if e.name in kinds]
+    assert shown and all(e.fields["call_site"] for e in shown)
+    hidden_trace = extract(console, tmp_path / "kptr", tag="KPTR")
+    hidden = [e for e in parse(babeltrace(hidden_trace)) if e.name in kinds]
+    assert hidden and all(e.fields["call_site"] == e.fields["ptr"] == 0 for e in hidden)
+    for trace, said in ((res.trace, "shown"), (hidden_trace, "hidden")):
+        assert f'kscribe_kernel_addresses = "{said}";' in (trace / "metadata").read_text()
+
+
+def _faultable(console: str) -> bool:
+    """Syscall tracepoints may fault (6.13+): a probe can fault a string in."""
+    major, minor = (int(n) for n in re.match(r"(\d+)\.(\d+)", started(console) or "").groups())
+    return (major, minor) >= (6, 13)
+
+
+def test_user_strings_are_text_or_marked_not_resident(traced):
+    """Never a silent "": a string the task had not faulted in is marked, and counted.
+
+    ("" itself is data: glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH).)
+    """
+    _, res, console, _, _ = traced
+    strings = [(e, k) for e in res.events if "syscall_" in e.name
+               for k in e.fields if f"{k}_state" in e.fields]
+    assert len(strings) >= 5
+    missing = sum(e.fields[k] is None for e, k in strings)
+    # what kscribectl printed for the traced recording: the lines before its exit status
+    rc = re.search(rf"^{MARK.rc} \d+ kscribectl record .*-o /tmp/trace ", console, re.M)
+    assert rc
+    output = console[console.rfind(MARK.rc, 0, rc.start()):rc.start()]
+    counted = sum(int(n) for n in re.findall(
+        r"^kscribectl: cpu\d+: (\d+) user strings not resident", output, re.M))
+    assert missing == counted
+    # the workload's child execs /bin/true without having touched that string's page
+    execs = [e.fields["filename"] for e in res.events if e.name == "syscall_entry_execve"]
+    assert execs[-1] == "/bin/true" or (execs[-1] is None and not _faultable(console)), execs
+
+
+def test_both_readers_agree(traced):
+    """babeltrace 1.5, an independent CTF reader, reads the same events and values."""
+    _, res, _, _, _ = traced
+    need_tool("babeltrace")
+    other = parse(babeltrace(res.trace, "babeltrace"))
+    assert len(other) == len(res.events)
+
+    def order(e):  # events of the same instant on two CPUs come in either order
+        return e.ts, e.cpu, e.name, repr(e.fields)
+    differ = [(a, b) for a, b in zip(sorted(res.events, key=order), sorted(other, key=order),
+                                     strict=True) if a != b]
+    assert not differ, differ[:3]
 
 
 def _cpus(target: str) -> int:

@@ -83,6 +83,7 @@ struct kscribe_cpu_counters {
 	local64_t written;
 	local64_t dropped;
 	local64_t bytes;
+	local64_t unreadable;
 };
 
 /**
@@ -101,6 +102,7 @@ struct kscribe_cpu_counters {
  * @start_ts:	trace clock at start
  * @stop_ts:	trace clock at stop
  * @stopped:	set, with release semantics, once no probe writes any more
+ * @kptrs_hidden: kernel addresses are recorded as 0 (see kscribe_kptr())
  */
 struct kscribe_recording {
 	struct kref ref;
@@ -117,6 +119,7 @@ struct kscribe_recording {
 	u64 start_ts;
 	u64 stop_ts;
 	bool stopped;
+	bool kptrs_hidden;
 };
 
 /**
@@ -197,6 +200,10 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 			       commit)(buffer, event),
 			      ((int (*)(struct trace_buffer *))commit)(buffer));
 }
+
+/* Kernel addresses are recorded as 0 by the running recording: kscribe_kptr(). */
+bool kscribe_kptrs_hidden;
+EXPORT_SYMBOL_GPL(kscribe_kptrs_hidden);
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
 
@@ -283,13 +290,22 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user);
  * strncpy_from_user_nofault() is not exported to modules: this copies
  * with copy_from_user_nofault() in pieces that never cross a page, so that
  * a string ending just before an unmapped page is still read whole. A
- * string longer than @size - 1 bytes is cut; an unreadable one is "".
+ * string longer than @size - 1 bytes is cut there, as is one that runs
+ * into a page that is not resident.
  *
- * Return: bytes stored in @dst, the terminating NUL included (at least 1).
+ * Return: bytes stored in @dst, the terminating NUL included, or 0 when
+ * not even the first byte was resident (@dst is then "").
  */
 size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size)
 {
 	size_t done = 0;
+
+	if (!size)
+		return 0;
+	if (copy_from_user_nofault(dst, src, 1)) {
+		dst[0] = '\0';
+		return 0;
+	}
 
 	while (done + 1 < size) {
 		unsigned long addr = (unsigned long)src + done;
@@ -369,6 +385,17 @@ void kscribe_event_lost(struct kscribe_event *event)
 	preempt_enable_notrace();
 }
 EXPORT_SYMBOL_GPL(kscribe_event_lost);
+
+/**
+ * kscribe_count_unreadable - count the user strings a record marks as not resident
+ * @rec:	the record, between kscribe_record_begin() and kscribe_record_end()
+ * @n:		how many of its strings could not be read
+ */
+void kscribe_count_unreadable(struct kscribe_record *rec, unsigned int n)
+{
+	local64_add(n, &this_cpu_ptr(rec->recording->counters)->unreadable);
+}
+EXPORT_SYMBOL_GPL(kscribe_count_unreadable);
 
 /**
  * kscribe_record_end - commit a record reserved by kscribe_record_begin()
@@ -795,6 +822,22 @@ static int kscribe_attach_probes(struct kscribe_recording *recording)
 	return 0;
 }
 
+/*
+ * Does the process starting a recording get to see kernel addresses? As
+ * /proc/kallsyms decides (kallsyms_show_value()): with CAP_SYSLOG, unless
+ * kptr_restrict is 2. kptr_restrict is not exported to modules before 7.2,
+ * so "%pK" reads it: it prints zeros at 2, hashes at 0 and shows at 1.
+ */
+static bool kscribe_kptrs_shown(void)
+{
+	char text[2 * sizeof(void *) + 1];
+
+	if (!ns_capable_noaudit(&init_user_ns, CAP_SYSLOG))
+		return false;
+	snprintf(text, sizeof(text), "%pK", &kscribe_lock);
+	return text[strspn(text, "0")] != '\0';
+}
+
 static int kscribe_start(struct kscribe_session *session)
 {
 	struct kscribe_recording *recording;
@@ -815,6 +858,9 @@ static int kscribe_start(struct kscribe_session *session)
 		ret = -ENOENT;
 		goto fail;
 	}
+	recording->kptrs_hidden = !kscribe_kptrs_shown();
+	/* no probe is attached: none reads it until kscribe_attach_probes() */
+	WRITE_ONCE(kscribe_kptrs_hidden, recording->kptrs_hidden);
 	recording->start_ts = trace_clock_local();
 	ret = kscribe_attach_probes(recording);
 	if (ret)
@@ -1286,6 +1332,8 @@ static long kscribe_ioctl_status(struct kscribe_session *session, void __user *u
 						    KSCRIBE_STATE_RECORDING;
 		status.nr_recorded = recording->nr_recorded;
 		status.pid = pid_vnr(recording->pid);
+		if (recording->kptrs_hidden)
+			status.flags |= KSCRIBE_STATUS_KPTRS_HIDDEN;
 		status.mode = recording->mode;
 		status.buffer_size = recording->size;
 		status.start_ts = recording->start_ts;
@@ -1328,6 +1376,7 @@ static long kscribe_ioctl_cpu_stats(struct kscribe_session *session, void __user
 	stats.written = local64_read(&counters->written);
 	stats.dropped = local64_read(&counters->dropped);
 	stats.bytes = local64_read(&counters->bytes);
+	stats.unreadable = local64_read(&counters->unreadable);
 	stats.overrun = ring_buffer_overrun_cpu(recording->buffer, cpu);
 	stats.lost = stats.overrun + stats.dropped;
 	stats.read = ring_buffer_read_events_cpu(recording->buffer, cpu);

@@ -143,6 +143,7 @@ bool __kscribe_record_begin(struct kscribe_event *event,
 			    struct kscribe_record *rec);
 void kscribe_record_end(struct kscribe_record *rec);
 void kscribe_event_lost(struct kscribe_event *event);
+void kscribe_count_unreadable(struct kscribe_record *rec, unsigned int n);
 void *kscribe_scratch_get(void);
 void kscribe_scratch_put(void *buf);
 bool kscribe_copy_user(void *dst, const void __user *src, size_t len);
@@ -186,6 +187,23 @@ static __always_inline bool kscribe_record_begin(struct kscribe_event *event,
 	if (!recording)
 		return false;
 	return __kscribe_record_begin(event, recording, size, rec);
+}
+
+extern bool kscribe_kptrs_hidden;
+
+/**
+ * kscribe_kptr - a kernel address as the running recording may record it
+ * @addr: a pointer's value or a code address
+ *
+ * Kernel addresses defeat KASLR: a recording keeps them only if its starter
+ * may read them in /proc/kallsyms (CAP_SYSLOG, kptr_restrict below 2), else
+ * they are recorded as 0, as "%pK" prints them.
+ *
+ * Return: @addr, or 0.
+ */
+static __always_inline unsigned long kscribe_kptr(unsigned long addr)
+{
+	return READ_ONCE(kscribe_kptrs_hidden) ? 0 : addr;
 }
 
 /**

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/uaccess.h>
 #include <asm/syscall.h>
 #include <trace/events/syscalls.h>
 
@@ -103,11 +104,24 @@ static unsigned long kscribe_count_of(const struct kscribe_call *call,
 	}
 }
 
+/* Did the kernel write @arg's user data by now? Always at entry. */
+static bool kscribe_written(const struct kscribe_call *call,
+			    const struct kscribe_syscall_arg *arg)
+{
+	if (call->at == KSCRIBE_AT_ENTRY)
+		return true;
+	if (arg->exit_if == KSCRIBE_EXIT_IF_EINTR)
+		return call->ret == -EINTR;
+	return call->ret >= 0;
+}
+
 /*
  * Write the payload of @call at @buf: its fixed part (@call->state says how
- * long), then its variable part, up to @end. Return its size.
+ * long), then its variable part, up to @end. Return its size; add the
+ * strings recorded as not resident to @unreadable.
  */
-static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8 *end)
+static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8 *end,
+			      unsigned int *unreadable)
 {
 	const struct kscribe_syscall_arg *arg;
 	u8 *fixed = buf, *var;
@@ -120,6 +134,7 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 	}
 	for (arg = call->args; arg->name; arg++) {
 		unsigned long value = call->values[arg - call->args];
+		bool written = kscribe_written(call, arg);
 
 		if (!(arg->when & call->at))
 			continue;
@@ -129,16 +144,23 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 			fixed += arg->size;
 			break;
 		case KSCRIBE_ARG_STRING:
-			var += kscribe_copy_user_string(var, kscribe_user(call, value),
-							min_t(size_t, end - var,
-							      KSCRIBE_STRING_MAX));
+			n = !written ? 0 :
+			    kscribe_copy_user_string(var, kscribe_user(call, value),
+						     min_t(size_t, end - var, KSCRIBE_STRING_MAX));
+			*fixed++ = n ? KSCRIBE_STRING_TEXT : KSCRIBE_STRING_NOT_RESIDENT;
+			var += n;
+			*unreadable += written && !n;
 			break;
 		case KSCRIBE_ARG_STRUCT:
-			kscribe_copy_user(fixed, kscribe_user(call, value), arg->size);
+			if (written)
+				kscribe_copy_user(fixed, kscribe_user(call, value), arg->size);
+			else
+				memset(fixed, 0, arg->size);
 			fixed += arg->size;
 			break;
 		case KSCRIBE_ARG_ARRAY:
-			n = min3(kscribe_count_of(call, arg), (unsigned long)arg->max,
+			n = !written ? 0 :
+			    min3(kscribe_count_of(call, arg), (unsigned long)arg->max,
 				 (unsigned long)(end - var) / arg->size);
 			kscribe_put_value(fixed, n, sizeof(u32));
 			fixed += sizeof(u32);
@@ -160,12 +182,14 @@ static void kscribe_syscall_record(const struct kscribe_call *call)
 {
 	struct kscribe_event *event = call->state->event + (call->at == KSCRIBE_AT_EXIT);
 	size_t size = call->state->fixed[call->at == KSCRIBE_AT_EXIT];
+	unsigned int unreadable = 0;
 	struct kscribe_record rec;
 	u8 *buf;
 
 	if (!(call->state->user & call->at)) {
 		if (kscribe_record_begin(event, size, &rec)) {
-			kscribe_payload(call, rec.payload, (u8 *)rec.payload + size);
+			kscribe_payload(call, rec.payload, (u8 *)rec.payload + size,
+					&unreadable);
 			kscribe_record_end(&rec);
 		}
 		return;
@@ -175,13 +199,49 @@ static void kscribe_syscall_record(const struct kscribe_call *call)
 		kscribe_event_lost(event);
 		return;
 	}
-	size = kscribe_payload(call, buf, buf + KSCRIBE_SCRATCH_SIZE);
+	size = kscribe_payload(call, buf, buf + KSCRIBE_SCRATCH_SIZE, &unreadable);
 	if (kscribe_record_begin(event, size, &rec)) {
 		memcpy(rec.payload, buf, size);
+		if (unreadable)
+			kscribe_count_unreadable(&rec, unreadable);
 		kscribe_record_end(&rec);
 	}
 	kscribe_scratch_put(buf);
 }
+
+#ifdef CONFIG_MIPS
+/*
+ * syscall_get_arguments() reads the fifth and later arguments of an o32 call
+ * from the user stack with get_user(), which may fault and sleep: never in
+ * a probe. These are the same slots, read without faulting (as zeros when
+ * not resident), sign-extended as get_user() of an int does.
+ */
+static void kscribe_get_arguments(struct pt_regs *regs, unsigned long *values)
+{
+	const int __user *usp = (const int __user *)regs->regs[29];
+	unsigned int i, n;
+	int slot;
+
+	if (!IS_ENABLED(CONFIG_32BIT) && !test_thread_flag(TIF_32BIT_REGS)) {
+		syscall_get_arguments(current, regs, values);
+		return;
+	}
+	n = mips_syscall_is_indirect(current, regs);	/* syscall(nr, ...) */
+	for (i = 0; i < KSCRIBE_SYSCALL_ARGS; i++, n++) {
+		if (n < 4)
+			values[i] = regs->regs[4 + n];
+		else if (!copy_from_user_nofault(&slot, usp + n, sizeof(slot)))
+			values[i] = slot;
+		else
+			values[i] = 0;
+	}
+}
+#else
+static void kscribe_get_arguments(struct pt_regs *regs, unsigned long *values)
+{
+	syscall_get_arguments(current, regs, values);
+}
+#endif
 
 /* Find system call @nr of the current task: false if it is not traced. */
 static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
@@ -197,6 +257,26 @@ static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
 }
 
 /*
+ * Where syscall tracepoints are faultable (6.13+: the probe runs
+ * preemptible, and may take page faults), fault in the pages of the strings
+ * to record: a path the task has not touched yet (execve's, in a child
+ * fresh from fork) is then recorded whole by the nofault copy below.
+ */
+static void kscribe_fault_in_strings(const struct kscribe_call *call)
+{
+	const struct kscribe_syscall_arg *arg;
+
+	for (arg = call->args; arg->name; arg++) {
+		if (arg->kind != KSCRIBE_ARG_STRING || !(arg->when & KSCRIBE_AT_ENTRY))
+			continue;
+		/* 0: unreadable even with faults; the copy marks it not resident */
+		if (!strnlen_user(kscribe_user(call, call->values[arg - call->args]),
+				  KSCRIBE_STRING_MAX))
+			continue;
+	}
+}
+
+/*
  * Syscall tracepoints may run preemptible (faultable since 6.13): the
  * scratch buffer is per CPU, so preemption is off around its use.
  */
@@ -207,7 +287,9 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 	if (!kscribe_syscall_find(id, &call) ||
 	    !kscribe_event_recorded(call.state->event))
 		return;
-	syscall_get_arguments(current, regs, call.values);
+	kscribe_get_arguments(regs, call.values);
+	if (preemptible() && (call.state->user & KSCRIBE_AT_ENTRY))
+		kscribe_fault_in_strings(&call);
 	preempt_disable_notrace();
 	kscribe_syscall_record(&call);
 	preempt_enable_notrace();
@@ -220,7 +302,7 @@ static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (!kscribe_syscall_find(syscall_get_nr(current, regs), &call) ||
 	    !kscribe_event_recorded(call.state->event + 1))
 		return;
-	syscall_get_arguments(current, regs, call.values);
+	kscribe_get_arguments(regs, call.values);
 	preempt_disable_notrace();
 	kscribe_syscall_record(&call);
 	preempt_enable_notrace();
@@ -262,11 +344,14 @@ static void kscribe_describe(struct seq_buf *s,
 		seq_buf_printf(s, "%s _%s;\n", kscribe_syscall_ret.type,
 			       kscribe_syscall_ret.name);
 	for (arg = args; arg->name; arg++) {
-		if (!(arg->when & at) || arg->kind == KSCRIBE_ARG_STRING)
+		if (!(arg->when & at))
 			continue;
 		if (arg->kind == KSCRIBE_ARG_ARRAY)
 			seq_buf_printf(s, "%s _%s_length;\n",
 				       kscribe_syscall_count_type, arg->name);
+		else if (arg->kind == KSCRIBE_ARG_STRING)
+			seq_buf_printf(s, "%s _%s_state;\n",
+				       kscribe_syscall_state_type, arg->name);
 		else
 			seq_buf_printf(s, "%s _%s;\n", arg->type, arg->name);
 	}
@@ -274,7 +359,9 @@ static void kscribe_describe(struct seq_buf *s,
 		if (!(arg->when & at))
 			continue;
 		if (arg->kind == KSCRIBE_ARG_STRING)
-			seq_buf_printf(s, "%s _%s;\n", arg->type, arg->name);
+			seq_buf_printf(s,
+				       "variant <_%s_state> { %s text; struct { } not_resident; } _%s;\n",
+				       arg->name, arg->type, arg->name);
 		else if (arg->kind == KSCRIBE_ARG_ARRAY)
 			seq_buf_printf(s, "%s _%s[_%s_length];\n", arg->type,
 				       arg->name, arg->name);
@@ -316,7 +403,7 @@ static size_t kscribe_fixed_size(const struct kscribe_syscall_arg *args,
 	for (arg = args; arg->name; arg++) {
 		if (arg->when & at)
 			size += arg->kind == KSCRIBE_ARG_ARRAY ? sizeof(u32) :
-				arg->kind == KSCRIBE_ARG_STRING ? 0 : arg->size;
+				arg->kind == KSCRIBE_ARG_STRING ? sizeof(u8) : arg->size;
 	}
 	return size;
 }

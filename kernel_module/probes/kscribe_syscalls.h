@@ -15,10 +15,12 @@
  *	exit only:		the return value ("ret", a long)
  *	each argument, in order:
  *	  KSCRIBE_ARG_VALUE	@size bytes of the value
+ *	  KSCRIBE_ARG_STRING	a u8 enum kscribe_string_state, "<name>_state"
  *	  KSCRIBE_ARG_STRUCT	@size bytes of user memory (zeros if unreadable)
  *	  KSCRIBE_ARG_ARRAY	a u32 element count, "<name>_length"
  *	then each argument, in order:
- *	  KSCRIBE_ARG_STRING	the string, NUL-terminated
+ *	  KSCRIBE_ARG_STRING	the string, NUL-terminated, if its state is
+ *				KSCRIBE_STRING_TEXT (a CTF variant on the state)
  *	  KSCRIBE_ARG_ARRAY	the elements, @size bytes each
  *
  * and its CTF fields are declared in the same order, "_<name>" each.
@@ -62,6 +64,32 @@ enum kscribe_count {
 	KSCRIBE_COUNT_RET,
 };
 
+/**
+ * enum kscribe_exit_if - when user data is recorded at exit
+ * @KSCRIBE_EXIT_IF_SUCCESS:	the call returned 0 or more
+ * @KSCRIBE_EXIT_IF_EINTR:	the call returned -EINTR (the time left of a sleep)
+ *
+ * Otherwise the kernel did not write it: a struct records as zeros, an
+ * array or a string as empty.
+ */
+enum kscribe_exit_if {
+	KSCRIBE_EXIT_IF_SUCCESS,
+	KSCRIBE_EXIT_IF_EINTR,
+};
+
+/**
+ * enum kscribe_string_state - what became of a user string
+ * @KSCRIBE_STRING_TEXT:	 it was read (cut at KSCRIBE_STRING_MAX - 1 bytes)
+ * @KSCRIBE_STRING_NOT_RESIDENT: its memory was not resident when the event
+ *				 fired (and a probe may not fault it in):
+ *				 nothing was recorded, which is not "" and is
+ *				 counted in kscribe_cpu_stats.unreadable
+ */
+enum kscribe_string_state {
+	KSCRIBE_STRING_TEXT,
+	KSCRIBE_STRING_NOT_RESIDENT,
+};
+
 /* When an argument is recorded: struct kscribe_syscall_arg.when */
 #define KSCRIBE_AT_ENTRY	BIT(0)
 #define KSCRIBE_AT_EXIT		BIT(1)
@@ -77,6 +105,7 @@ enum kscribe_count {
  * @count:	enum kscribe_count, for a KSCRIBE_ARG_ARRAY
  * @count_arg:	the argument that @count refers to
  * @max:	most elements of a KSCRIBE_ARG_ARRAY recorded
+ * @exit_if:	enum kscribe_exit_if, for user data recorded at exit
  *
  * Every argument has a descriptor, at its position in the list.
  */
@@ -89,6 +118,7 @@ struct kscribe_syscall_arg {
 	u8 count;
 	u8 count_arg;
 	u16 max;
+	u8 exit_if;
 };
 
 /**
@@ -128,8 +158,9 @@ extern const unsigned int kscribe_nr_syscall_abis;
 /* The return value of every exit event (generated). */
 extern const struct kscribe_syscall_arg kscribe_syscall_ret;
 
-/* The CTF type of an array's element count (generated). */
+/* The CTF types of an array's element count and a string's state (generated). */
 extern const char kscribe_syscall_count_type[];
+extern const char kscribe_syscall_state_type[];
 
 /*
  * The ABI of the current task's system call @nr, and @nr made its row in

@@ -226,8 +226,9 @@ static int cmd_stats(int fd)
 		printf("cpu%u written %llu lost %llu overrun %llu dropped %llu", cpu,
 		       (unsigned long long)stats.written, (unsigned long long)stats.lost,
 		       (unsigned long long)stats.overrun, (unsigned long long)stats.dropped);
-		printf(" bytes %llu read %llu entries %llu\n", (unsigned long long)stats.bytes,
-		       (unsigned long long)stats.read, (unsigned long long)stats.entries);
+		printf(" bytes %llu read %llu entries %llu unreadable %llu\n",
+		       (unsigned long long)stats.bytes, (unsigned long long)stats.read,
+		       (unsigned long long)stats.entries, (unsigned long long)stats.unreadable);
 	}
 	return 0;
 }
@@ -249,9 +250,9 @@ static int toggle(int fd, const char *pattern, bool resume)
 		.flags = KSCRIBE_ENABLE_RUNNING | (resume ? 0 : KSCRIBE_ENABLE_DISABLE),
 	};
 
-	if (strlen(pattern) >= sizeof(arg.pattern))
+	if (snprintf(arg.pattern, sizeof(arg.pattern), "%s", pattern) >=
+	    (int)sizeof(arg.pattern))
 		return fail("pattern too long: %s", pattern);
-	strcpy(arg.pattern, pattern);
 	if (ioctl(fd, KSCRIBE_IOCTL_ENABLE, &arg) < 0) {
 		if (errno == ENOENT)
 			return fail("no running recording records events matching '%s'",
@@ -482,9 +483,9 @@ static int enable(int fd, const char *pattern, unsigned int flags)
 
 	memset(&arg, 0, sizeof(arg));
 	arg.flags = flags;
-	if (strlen(pattern) >= sizeof(arg.pattern))
+	if (snprintf(arg.pattern, sizeof(arg.pattern), "%s", pattern) >=
+	    (int)sizeof(arg.pattern))
 		return fail("pattern too long: %s", pattern);
-	strcpy(arg.pattern, pattern);
 	if (ioctl(fd, KSCRIBE_IOCTL_ENABLE, &arg) < 0) {
 		if (errno == ENOENT)
 			return fail("no event matches '%s'", pattern[0] ? pattern : "syscalls");
@@ -716,6 +717,8 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	fprintf(f, "\tkscribe_buffer_size = %llu;\n",
 		(unsigned long long)r->status.buffer_size);
 	tsdl_string(f, "kscribe_buffer_mode", mode_name(r->status.mode));
+	tsdl_string(f, "kscribe_kernel_addresses",
+		    r->status.flags & KSCRIBE_STATUS_KPTRS_HIDDEN ? "hidden" : "shown");
 	fprintf(f, "};\n\n");
 
 	fprintf(f, "clock {\n\tname = \"trace_clock_local\";\n\tuuid = \"%s\";\n", r->clock_uuid);
@@ -870,6 +873,9 @@ static int finish_streams(struct recorder *r)
 			(unsigned long long)s->discarded, (unsigned long long)stats.written,
 			(unsigned long long)stats.lost,
 			stats.lost == s->discarded ? "" : " MISMATCH");
+		if (stats.unreadable)
+			fprintf(stderr, "%s: cpu%u: %llu user strings not resident, not recorded\n",
+				progname, s->cpu, (unsigned long long)stats.unreadable);
 		if (s->adjusted)
 			fprintf(stderr, "%s: cpu%u: %llu timestamps raised to keep order\n",
 				progname, s->cpu, (unsigned long long)s->adjusted);

@@ -51,7 +51,7 @@ def _names(event: Event) -> dict[str, str]:
 def _store(f: Field, p: str) -> list[str]:
     t = f.type
     if t.kind == "int":
-        value = f"(unsigned long){f.expr}" if t.pointer else f.expr
+        value = f"kscribe_kptr((unsigned long){f.expr})" if t.pointer else f.expr
         return [f"{p}->{f.name} = {value};"]
     if t.elem.text:
         return [f"strscpy_pad({p}->{f.name}, {f.expr}, sizeof({p}->{f.name}));"]

@@ -13,7 +13,7 @@ test the kernel's description against.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kscribe.codegen.cformat import MAX, c_string, width
@@ -23,9 +23,13 @@ from kscribe.instrument.syscalls import StructSpec, Syscall, SyscallArg, Syscall
 
 ARRAY_MAX = 16  # elements of a user struct array recorded at most
 SOCKADDR_MAX = 128  # bytes of a socket address recorded at most
-WHEN = {"entry": "KSCRIBE_AT_ENTRY", "exit": "KSCRIBE_AT_EXIT", "both": "KSCRIBE_AT_BOTH"}
+WHEN = {"entry": "KSCRIBE_AT_ENTRY", "exit": "KSCRIBE_AT_EXIT", "both": "KSCRIBE_AT_BOTH",
+        "never": "0"}
+EXIT_WHEN = {"exit": "never", "both": "entry"}  # when what is read at exit cannot be
 STRING_TSDL = "string { encoding = UTF8; }"
 COUNT_TSDL = IntType(32, False).tsdl()
+# enum kscribe_string_state: a string's tag, the variant the string is in
+STATE_TSDL = IntType(8, False, labels=(("text", 0), ("not_resident", 1))).tsdl()
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,12 @@ class Arg:
     name: str
     type: str  # C name of the CTF type (a key of the types table)
     kind: str  # VALUE, STRING, STRUCT or ARRAY
-    when: str  # entry, exit or both
+    when: str  # entry, exit, both or never (read through a register clobbered at exit)
     size: int = 0
     count: str = ""  # ARRAY: ARG, USER or RET
     count_arg: int = 0
     max: int = 0
+    exit_if: str = ""  # "" (success) or "eintr"
 
     def items(self) -> list[str]:
         """The members' initializers, in struct kscribe_syscall_arg's order."""
@@ -48,6 +53,8 @@ class Arg:
             items.append(str(self.size))
         if self.kind == "ARRAY":
             items += [f"KSCRIBE_COUNT_{self.count}", str(self.count_arg), str(self.max)]
+        if self.exit_if:
+            items.append(f".exit_if = KSCRIBE_EXIT_IF_{self.exit_if.upper()}")
         return items
 
     def c(self, indent: str = "\t") -> list[str]:
@@ -81,8 +88,10 @@ class _Types:
 
 
 def string_lines(tsdl: str, indent: str = "\t") -> list[str]:
-    """A TSDL type as C string literals at ``indent``, a struct's members one per line."""
-    parts = re.split(r"(?<=;) (?=integer|struct|string|enum)", tsdl)
+    """A TSDL type as C string literals at ``indent``: a struct's members one per line, an
+    enum's labels apart from its integer type."""
+    # after a ';' or a '{': where checkpatch lets a string continue on the next line
+    parts = re.split(r"(?<=;) (?=integer|struct|string|enum)|(?<=\} \{) (?=\")", tsdl)
     return [indent + c_string(p + (" " if i < len(parts) - 1 else ""))
             for i, p in enumerate(parts)]
 
@@ -110,17 +119,30 @@ def _arg(sc: Syscall, arg: SyscallArg, word: int, types: _Types) -> Arg:
     if arg.kind == "struct" and spec is not None:
         if arg.count:
             return Arg(arg.name, types.struct(spec), "ARRAY", arg.direction,
-                       _struct_size(spec), "ARG", index[arg.count], arg.max or ARRAY_MAX)
+                       _struct_size(spec), "ARG", index[arg.count], arg.max or ARRAY_MAX,
+                       arg.exit_if)
         if arg.length or spec.max:
             count, at = _count(arg, index)
             return Arg(arg.name, types.integer(8, False, 16), "ARRAY", arg.direction, 1,
-                       count, at, spec.max or SOCKADDR_MAX)
-        return Arg(arg.name, types.struct(spec), "STRUCT", arg.direction, _struct_size(spec))
+                       count, at, spec.max or SOCKADDR_MAX, arg.exit_if)
+        return Arg(arg.name, types.struct(spec), "STRUCT", arg.direction, _struct_size(spec),
+                   exit_if=arg.exit_if)
     if arg.kind == "int":
         return Arg(arg.name, types.integer(arg.bits, arg.signed), "VALUE", "entry",
                    arg.bits // 8)
-    bits = arg.bits or word  # a pointer whose data is not recorded: its value
+    # a pointer whose data is not recorded: its value, from user space like every
+    # argument (never a kernel address, whatever the prototype's annotation)
+    bits = arg.bits or word
     return Arg(arg.name, types.integer(bits, False, 16), "VALUE", "entry", bits // 8)
+
+
+def _at_exit_readable(arg: Arg, position: int, clobbered: tuple[int, ...]) -> Arg:
+    """``arg``, not recorded at exit where a register it is read through is overwritten."""
+    through = {position} | ({arg.count_arg} if arg.kind == "ARRAY" and arg.count != "RET"
+                            else set())
+    if arg.kind == "VALUE" or arg.when not in EXIT_WHEN or not through & set(clobbered):
+        return arg
+    return replace(arg, when=EXIT_WHEN[arg.when])
 
 
 def fields(args: tuple[Arg, ...], exit_: bool, word: int, types: dict[str, str]) -> list[str]:
@@ -139,7 +161,9 @@ def fields(args: tuple[Arg, ...], exit_: bool, word: int, types: dict[str, str])
             fixed.append(f"{COUNT_TSDL} _{a.name}_length;")
             var.append(f"{tsdl} _{a.name}[_{a.name}_length];")
         elif a.kind == "STRING":
-            var.append(f"{tsdl} _{a.name};")
+            fixed.append(f"{STATE_TSDL} _{a.name}_state;")
+            var.append(f"variant <_{a.name}_state> {{ {tsdl} text; struct {{ }} not_resident; }}"
+                       f" _{a.name};")
         else:
             fixed.append(f"{tsdl} _{a.name};")
     return fixed + var
@@ -177,7 +201,9 @@ def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, 
                 continue
             name = sc.name if sc.name not in seen else f"{sc.name}_{sc.nr}"
             seen.add(name)
-            args = tuple(_arg(sc, a, word, types) for a in sc.args)
+            args = tuple(_at_exit_readable(_arg(sc, a, word, types), i,
+                                           arch.syscalls.exit_clobbered)
+                         for i, a in enumerate(sc.args))
             if args not in lists:
                 lists[args] = _list_name(args, name, set(lists.values()))
             base = f" - {spec.dispatch_base}" if spec.dispatch_base != "0" else ""
@@ -188,7 +214,7 @@ def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, 
                      "base": spec.dispatch_base,
                      "symbol": f"kscribe_{table.abi}_syscalls"})
     abis.sort(key=lambda a: not a["native"])  # the native ABI first: index 0
-    return {"types": types.tsdl, "count_type": COUNT_TSDL, "ret": ret,
+    return {"types": types.tsdl, "count_type": COUNT_TSDL, "state_type": STATE_TSDL, "ret": ret,
             "lists": [{"symbol": s, "args": a} for a, s in lists.items()], "abis": abis,
             "events": 2 * sum(len(a["rows"]) for a in abis),
             "uses_nr": any(re.search(r"\bnr\b", a["when"]) for a in abis)}

@@ -29,6 +29,9 @@ the flavour tree first, then in the -common tree.
                       ones are skipped)
   wrapper_header      the arch's syscall wrapper header: a probe SYSCALL_DEFINE1 expanded
                       with it shows the entry symbols the kernel really generates
+  exit_clobbered      argument positions (0-5) whose registers the arch overwrites by
+                      sys_exit (mips: a3, the error flag): data read through them is not
+                      recorded at exit
 
 [[syscalls.abis]], in the order ``kscribe syscalls`` lists them:
   name                the ABI's name (--abi)
@@ -106,6 +109,7 @@ class ArchSyscalls:
     symbol_renames: tuple[tuple[str, str], ...]
     wrapper_header: str
     abis: tuple[AbiSpec, ...]
+    exit_clobbered: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ def _syscalls(row: tomldata.Row) -> ArchSyscalls:
         prototype_headers=row.strings("prototype_headers"),
         prototype_aliases=tuple(row.table("prototype_aliases").items()),
         symbol_renames=tuple(row.table("symbol_renames").items()),
-        wrapper_header=row.text("wrapper_header", ""), abis=abis)
+        wrapper_header=row.text("wrapper_header", ""), abis=abis,
+        exit_clobbered=row.integers("exit_clobbered"))
 
 
 def load(name: str) -> Arch:

@@ -36,16 +36,19 @@ class Event:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-def extract(console: str, dest: Path) -> Path:
-    """Unpack the trace sent over ``console`` into ``dest`` (replaced atomically)."""
-    blob = payload(console, "TRACE")
+def extract(console: str, dest: Path, tag: str = "TRACE") -> Path:
+    """Unpack the trace sent over ``console`` into ``dest`` (replaced atomically).
+
+    ``tag`` names the payload; the archive holds one folder, ``/tmp/<tag in lower case>``.
+    """
+    blob = payload(console, tag)
     with atomic.atomic_path(dest, directory=True) as tmp:
         try:
             with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
                 _extract_plain_files(tar, tmp)
         except (tarfile.TarError, OSError, EOFError) as e:
             raise KscribeError(f"the trace on the console is damaged: {e}") from None
-        inner = tmp / "trace"
+        inner = tmp / tag.lower()
         if not (inner / "metadata").is_file():
             raise KscribeError("the trace from the guest has no metadata file")
         for p in inner.iterdir():
@@ -72,16 +75,22 @@ def _extract_plain_files(tar: tarfile.TarFile, dest: Path) -> None:
             target.write_bytes(src.read())
 
 
-def babeltrace(trace: Path) -> str:
-    """The text of ``babeltrace2`` over a trace folder; a clear error if it cannot read it."""
-    proc.require("babeltrace2", why="to read CTF traces")
+# the readers of a trace: babeltrace2, and babeltrace 1.5, an independent CTF 1.8 reader
+READERS = {"babeltrace2": "to read CTF traces",
+           "babeltrace": "to read the trace with a second, independent CTF reader"}
+
+
+def babeltrace(trace: Path, reader: str = "babeltrace2") -> str:
+    """The text of ``reader`` (:data:`READERS`) over a trace folder; a clear error if it
+    cannot read it. Both print the same line format (read by :func:`parse`)."""
+    proc.require(reader, why=READERS[reader])
     if not (trace / "metadata").is_file():
         raise KscribeError(f"{trace}: not a CTF trace (no metadata file)")
-    done = proc.run(["babeltrace2", "--clock-seconds", "--no-delta", trace], check=False,
+    done = proc.run([reader, "--clock-seconds", "--no-delta", trace], check=False,
                     timeout=BABELTRACE_TIMEOUT_S, text=False)
     if done.returncode != 0:
         cause = _babeltrace_cause(done.stderr.decode(errors="replace"))
-        raise KscribeError(f"{trace}: babeltrace2 cannot read the trace: {cause}")
+        raise KscribeError(f"{trace}: {reader} cannot read the trace: {cause}")
     return done.stdout.decode(errors="replace")
 
 
@@ -97,16 +106,26 @@ def _babeltrace_cause(stderr: str) -> str:
 
 
 def _fields(text: str) -> dict[str, object]:
-    out = {}
+    out: dict[str, object] = {}
     for part in split_top_level(text):
         key, _, value = part.partition(" = ")
         out[key.strip()] = _value(value.strip())
+    # a user string is a variant on its "<name>_state": its text, or None when it was not
+    # resident (babeltrace2 prints { "text" } or { { } }, babeltrace { text = "text" })
+    for key, state in list(out.items()):
+        if key.endswith("_state") and (name := key[:-6]) in out:
+            shown = out[name]
+            out[name] = None if state == "not_resident" else \
+                shown.get("text") if isinstance(shown, dict) else shown
     return out
 
 
 def _value(text: str) -> object:
     if text.startswith("{") and text.endswith("}"):
-        return _fields(text[1:-1].strip())
+        inner = text[1:-1].strip()
+        if inner.startswith(('"', "{")) and len(split_top_level(inner)) == 1:
+            return _value(inner)  # a variant's value, printed without its option's name
+        return _fields(inner)
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1].strip()
         if not inner:

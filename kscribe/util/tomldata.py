@@ -82,6 +82,13 @@ class Row:
             raise self.error(field, f"a list of strings expected, not {value!r}")
         return tuple(value)
 
+    def integers(self, field: str) -> tuple[int, ...]:
+        """An optional list of integers (empty when absent)."""
+        value = self._get(field, list, "a list of integers", [])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self.error(field, f"a list of integers expected, not {value!r}")
+        return tuple(value)
+
     def string_lists(self, field: str) -> tuple[tuple[str, ...], ...]:
         """A required list of lists of strings (alternative header sets)."""
         value = self._get(field, list, "a list of lists of strings", _REQUIRED)

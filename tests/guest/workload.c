@@ -7,6 +7,7 @@
  * host compares them with the recorded events.
  */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,10 @@ int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/tmp/kscribe-workload.dat";
 	struct timespec nap = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	/* the kernel writes these only on success (addr) or -EINTR (left) */
+	struct timespec left = { .tv_sec = 7, .tv_nsec = 7 };
+	struct sockaddr_storage addr;
+	socklen_t addrlen = 16;
 	int fd, sv[2], status;
 	pid_t child;
 
@@ -44,6 +49,10 @@ int main(int argc, char **argv)
 	if (write(fd, buf, WRITE_BYTES) != WRITE_BYTES)
 		fail("write");
 	printf("WORKLOAD write=%d\n", WRITE_BYTES);
+	memset(&addr, 0xab, sizeof(addr));
+	if (getsockname(fd, (struct sockaddr *)&addr, &addrlen) == 0)
+		fail("getsockname of a file");
+	printf("WORKLOAD getsockname=%d\n", -errno);
 	close(fd);
 
 	fflush(stdout);
@@ -59,7 +68,7 @@ int main(int argc, char **argv)
 	    WEXITSTATUS(status) != 0)
 		fail("child");
 
-	nanosleep(&nap, NULL);
+	nanosleep(&nap, &left);
 	printf("WORKLOAD sleep_ns=%ld\n", nap.tv_nsec);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)

@@ -222,7 +222,7 @@ class _Classifier:
             direction = spec.direction
         struct = self.struct(tag) if kind == "struct" and tag else None
         return SyscallArg(name, p.ctype, kind, self.word, False, direction, struct, length,
-                          count, mx)
+                          count, mx, spec.exit_if if spec else "")
 
 
 def _names(proto: Prototype | None, count: int) -> list[str]:

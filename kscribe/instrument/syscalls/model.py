@@ -57,6 +57,7 @@ class SyscallArg:
     length: str | None = None  # arg name, "*arg" (read through a user pointer) or "return"
     count: str | None = None  # element count of an array argument (arg name)
     max: int = 0  # most bytes/elements copied (0 = the recorder's default)
+    exit_if: str = ""  # when data is recorded at exit: "" (success: return >= 0) or "eintr"
 
     def to_json(self) -> dict:
         d = {"name": self.name, "ctype": self.ctype, "kind": self.kind, "bits": self.bits}
@@ -66,7 +67,7 @@ class SyscallArg:
             d["direction"] = self.direction
         if self.struct is not None:
             d["struct"] = asdict(self.struct)
-        for key in ("length", "count", "max"):
+        for key in ("length", "count", "max", "exit_if"):
             if getattr(self, key):
                 d[key] = getattr(self, key)
         return d

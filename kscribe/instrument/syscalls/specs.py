@@ -14,7 +14,9 @@ A spec file has two optional top-level keys::
 Argument keys: ``direction`` (entry, exit, both), ``length`` (an argument's name, ``*name``
 for a length read through a user pointer, or ``return``: the return value, exit only),
 ``count`` (the argument holding an array's element count), ``struct`` (record the pointed-to
-data as this struct even if the C type says otherwise), ``max`` (most bytes or elements).
+data as this struct even if the C type says otherwise), ``max`` (most bytes or elements),
+``exit_if`` (when data is recorded at exit: ``success``, the default, for a return value of 0
+or more; ``eintr`` for -EINTR only, e.g. the time left of an interrupted sleep).
 Struct keys: ``fields``, ``header`` (the kernel header defining it), ``max`` (raw bytes
 copied besides the fields, e.g. a whole sockaddr), ``length`` (``required``: only record it
 where the syscall spec gives a length).
@@ -36,7 +38,8 @@ from kscribe.instrument.syscalls.model import DIRECTIONS
 from kscribe.util import yamlspec
 from kscribe.util.yamlspec import compose
 
-ARG_KEYS = {"direction", "length", "count", "struct", "max"}
+ARG_KEYS = {"direction", "length", "count", "struct", "max", "exit_if"}
+CHOICES = {"direction": DIRECTIONS, "exit_if": ("success", "eintr")}  # key -> its values
 STRUCT_KEYS = {"fields", "max", "length", "header"}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -60,6 +63,7 @@ class ArgSpec:
     count: str | None = None
     struct: str | None = None
     max: int = 0
+    exit_if: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,14 @@ def _name(path: Path, node: yaml.Node, what: str) -> str:
     return text
 
 
+def _choice(path: Path, node: yaml.Node, what: str, key: str) -> str:
+    value = _scalar(path, node, f"{what}.{key}")
+    if value not in CHOICES[key]:
+        raise _err(path, node, f"{what}: bad {key} {value!r} (use one of "
+                               f"{', '.join(CHOICES[key])})")
+    return value
+
+
 def _arg(path: Path, syscall: str, key: yaml.ScalarNode, node: yaml.Node) -> ArgSpec:
     what = f"{syscall}.{key.value}"
     opts: dict = {}
@@ -119,12 +131,8 @@ def _arg(path: Path, syscall: str, key: yaml.ScalarNode, node: yaml.Node) -> Arg
         if k.value not in ARG_KEYS:
             raise _err(path, k, f"{what}: unknown key {k.value!r} (allowed: "
                                 f"{', '.join(sorted(ARG_KEYS))})")
-        if k.value == "direction":
-            d = _scalar(path, v, f"{what}.direction")
-            if d not in DIRECTIONS:
-                raise _err(path, v, f"{what}: bad direction {d!r} (use one of "
-                                    f"{', '.join(DIRECTIONS)})")
-            opts["direction"] = d
+        if k.value in CHOICES:
+            opts[k.value] = _choice(path, v, what, k.value)
         elif k.value == "length":
             ln = _scalar(path, v, f"{what}.length")
             if ln != "return" and not _IDENT.match(ln.removeprefix("*")):
@@ -140,6 +148,8 @@ def _arg(path: Path, syscall: str, key: yaml.ScalarNode, node: yaml.Node) -> Arg
     if opts.get("length") == "return" and opts.get("direction", "exit") != "exit":
         raise _err(path, node, f"{what}: length 'return' is only known at exit, but "
                                f"direction is {opts['direction']!r}")
+    if "exit_if" in opts and opts.get("direction") not in ("exit", "both"):
+        raise _err(path, node, f"{what}: exit_if needs direction exit or both")
     if "length" in opts and "count" in opts:
         raise _err(path, node, f"{what}: give length (bytes) or count (elements), not both")
     return ArgSpec(syscall=syscall, arg=key.value, where=_at(path, key), **opts)

@@ -72,8 +72,10 @@
 #define KSCRIBE_STREAM_CLOEXEC	0x2U	/* close-on-exec stream file descriptor */
 
 /* kscribe_status.flags */
-#define KSCRIBE_STATUS_ACTIVE	0x1U	/* a recording runs (any session) */
-#define KSCRIBE_STATUS_OWNER	0x2U	/* this session started it */
+#define KSCRIBE_STATUS_ACTIVE		0x1U	/* a recording runs (any session) */
+#define KSCRIBE_STATUS_OWNER		0x2U	/* this session started it */
+/* the current recording records kernel addresses as 0 (kptr_restrict, CAP_SYSLOG) */
+#define KSCRIBE_STATUS_KPTRS_HIDDEN	0x4U
 
 /* kscribe_buffer_config.mode, kscribe_status.mode */
 #define KSCRIBE_MODE_DISCARD	0	/* a full buffer drops new events */
@@ -216,6 +218,8 @@ struct kscribe_status {
  * @overrun:	out: events overwritten before being read (overwrite mode)
  * @dropped:	out: events that found no room (discard mode, nesting, size)
  * @bytes:	out: bytes written, headers included
+ * @unreadable:	out: user strings recorded as not resident (not in memory when
+ *		the event fired)
  * @read:	out: events consumed by the stream
  * @entries:	out: events in the buffer, not read yet
  */
@@ -227,6 +231,7 @@ struct kscribe_cpu_stats {
 	__u64 overrun;
 	__u64 dropped;
 	__u64 bytes;
+	__u64 unreadable;
 	__u64 read;
 	__u64 entries;
 };
