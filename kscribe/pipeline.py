@@ -15,7 +15,7 @@ from typing import Any
 
 from kscribe.build import guest_programs, metadata
 from kscribe.build.kbuild import BuildResult, build
-from kscribe.config.arches import get_arch, host_arch
+from kscribe.config.arches import Arch, get_arch, host_arch
 from kscribe.config.settings import Settings
 from kscribe.config.target import Target, parse_target
 from kscribe.debian.lock import Resolved
@@ -134,9 +134,9 @@ def build_kdir(kdir: Path, settings: Settings, arch: str | None = None,
                  target=f"kdir:{kdir}", clean=clean)
 
 
-def _programs(folder: Path) -> dict[str, Path]:
+def _programs(folder: Path, arch: Arch) -> dict[str, Path]:
     """The static guest programs built beside the modules."""
-    return {name: folder / name for name in guest_programs.PROGRAMS}
+    return {name: folder / name for name in guest_programs.programs(arch)}
 
 
 def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdict, Path]:
@@ -147,7 +147,8 @@ def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdi
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
     v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=metadata.modules(folder), programs=_programs(folder), outdir=dest, **kw)
+             modules=metadata.modules(folder), programs=_programs(folder, p.target.arch),
+             outdir=dest, **kw)
     return v, dest
 
 
@@ -161,7 +162,8 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
     return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
-                busybox=p.provisioned.busybox, modules=modules, programs=_programs(src),
+                busybox=p.provisioned.busybox, modules=modules,
+                programs=_programs(src, p.target.arch),
                 outdir=dest, append=append)
 
 

@@ -47,6 +47,13 @@ def test_repository_specs_load():
      "given twice"),
     ("structs:\n  pollfd:\n    max: 8\n", 3, "missing key 'fields'"),
     ("syscalls:\n  poll:\n    ufds: {struct: pollfdx}\n", 3, "struct 'pollfdx' is not"),
+    ("multiplexers:\n  ipc:\n    selector: call\n    operations:\n      2: semget\n", 5,
+     "give 'from'"),
+    ("multiplexers:\n  ipc:\n    selector: call\n    operations:\n"
+     "      2: {syscall: semget, from: [first, 'ptr[x]']}\n", 5, "'ptr[x]' is not"),
+    ("multiplexers:\n  ipc:\n    operations: {}\n", 3, "needs 'selector' and 'operations'"),
+    ("multiplexers:\n  ipc:\n    selector: call\n    operations:\n      two: semget\n",
+     5, "operation must be a number"),
     ("syscalls:\n  nanosleep:\n    rmtp: {direction: exit, exit_if: later}\n", 3,
      "bad exit_if 'later'"),
     ("syscalls:\n  nanosleep:\n    rqtp: {direction: entry, exit_if: eintr}\n", 3,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kscribe.codegen.syscalls import descriptors
+from kscribe.errors import KscribeError
 from kscribe.instrument.syscalls import tables
 from kscribe.kernel.tree import read_tree
 from kscribe.pipeline import prepare
@@ -42,3 +45,13 @@ def test_mips_reads_nothing_through_a3_at_exit(settings):
                 assert a.when in ("entry", "never"), (a, args)
     _, amd64 = _lists("bookworm/amd64", settings)
     assert amd64["clock_nanosleep"][3].when == "exit"
+
+
+def test_a_compat_abi_without_a_dispatch_test_is_refused(settings):
+    """An ABI the probe could not tell from the native one must not be half-generated."""
+    p = prepare("bookworm/amd64", settings)
+    abis = tuple(replace(a, dispatch_when="") if a.name == "ia32" else a
+                 for a in p.target.arch.syscalls.abis)
+    arch = replace(p.target.arch, syscalls=replace(p.target.arch.syscalls, abis=abis))
+    with pytest.raises(KscribeError, match=r"amd64.toml: ABI ia32 .* no dispatch_when"):
+        descriptors(tables(p, settings), arch, 64)

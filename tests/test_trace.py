@@ -148,6 +148,29 @@ def test_both_readers_agree(traced):
     assert not differ, differ[:3]
 
 
+def test_socketcall_and_ipc_are_decoded(traced, tmp_path):
+    """The 32-bit workload's send() (socketcall) and semget() (ipc) are recorded as sendto
+    and semget with their fields, on a kernel with a 32-bit compat ABI."""
+    target, _, console, _, _ = traced
+    arch = parse_target(target).arch
+    if not arch.compat_guest:  # no 32-bit compat ABI, no 32-bit workload
+        assert MARK.payload_begin("COMPAT") not in console
+        return
+    printed = dict(re.findall(r"^WORKLOAD32 (\w+)=(\S+)", console, re.M))
+    events = parse(babeltrace(extract(console, tmp_path / "compat", tag="COMPAT")))
+    # the ABI that amd64 kernels run i386 programs in
+    prefix = next(a.event_prefix for a in arch.syscalls.abis if a.name == "ia32")
+    sends = [e for e in events if e.name == f"{prefix}_syscall_entry_sendto"
+             and e.fields["len"] == int(printed["send"])]
+    assert sends and sends[0].fields["addr"] == [], events[-20:]
+    gets = [e for e in events if e.name == f"{prefix}_syscall_entry_semget"
+            and (e.fields["key"], e.fields["nsems"], e.fields["semflg"]) == (0, 1, 0o600)]
+    got = [e for e in events if e.name == f"{prefix}_syscall_exit_semget"
+           and e.fields["ret"] == int(printed["ipc_semget"])]
+    assert gets and got
+    assert not [e for e in events if e.name.endswith(("_socketcall", "_ipc"))]
+
+
 def _cpus(target: str) -> int:
     return parse_target(target).arch.qemu.cpus
 

@@ -19,6 +19,7 @@
 #include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/cpumask.h>
+#include <linux/ctype.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -60,6 +61,9 @@
 
 /* How often stream readers waiting in poll() or read() are woken up. */
 #define KSCRIBE_TICK_MS		20
+
+/* What probe and event names are made of. */
+#define KSCRIBE_NAME_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 /* Longest TSDL accepted for the fields of one event. */
 #define KSCRIBE_FIELDS_MAX	65536
@@ -207,7 +211,7 @@ EXPORT_SYMBOL_GPL(kscribe_kptrs_hidden);
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
 
-static unsigned int kscribe_context(void)
+static unsigned int notrace kscribe_context(void)
 {
 	if (in_nmi())
 		return 3;
@@ -224,9 +228,10 @@ static unsigned int kscribe_context(void)
  * Returns KSCRIBE_SCRATCH_SIZE bytes that belong to the current CPU and
  * context (task, softirq, hardirq, NMI) until kscribe_scratch_put(), e.g.
  * to copy user memory with copy_from_user_nofault() before reserving a
- * record of the exact size. The caller must not be preemptible (probes of
- * ordinary tracepoints never are; probes of faultable syscall tracepoints
- * must disable preemption around the use).
+ * record of the exact size. The caller must not be preemptible: probes of
+ * faultable syscall tracepoints (6.13+), and from 7.2 of every tracepoint,
+ * run preemptible and must disable preemption around the use (a warning,
+ * and NULL, otherwise).
  *
  * A probe that runs while another probe of the same context on this CPU
  * holds the buffer (a tracepoint hit from inside a probe) gets NULL: the
@@ -234,11 +239,16 @@ static unsigned int kscribe_context(void)
  *
  * Return: the buffer, or NULL when it is in use.
  */
-void *kscribe_scratch_get(void)
+notrace void *kscribe_scratch_get(void)
 {
-	struct kscribe_scratch *scratch = this_cpu_ptr(&kscribe_scratch);
-	unsigned int context = kscribe_context();
+	struct kscribe_scratch *scratch;
+	unsigned int context;
 
+	/* 7.2 runs even ordinary tracepoints preemptible: the caller must not be */
+	if (WARN_ON_ONCE(preemptible()))
+		return NULL;
+	scratch = this_cpu_ptr(&kscribe_scratch);
+	context = kscribe_context();
 	if (scratch->busy[context])
 		return NULL;
 	scratch->busy[context] = true;
@@ -251,7 +261,7 @@ EXPORT_SYMBOL_GPL(kscribe_scratch_get);
  * kscribe_scratch_put - give back a buffer of kscribe_scratch_get()
  * @buf: the buffer, in the same context and on the same CPU
  */
-void kscribe_scratch_put(void *buf)
+void notrace kscribe_scratch_put(void *buf)
 {
 	struct kscribe_scratch *scratch = this_cpu_ptr(&kscribe_scratch);
 
@@ -272,7 +282,7 @@ EXPORT_SYMBOL_GPL(kscribe_scratch_put);
  *
  * Return: true if the bytes were copied, false if @dst was zeroed.
  */
-bool kscribe_copy_user(void *dst, const void __user *src, size_t len)
+bool notrace kscribe_copy_user(void *dst, const void __user *src, size_t len)
 {
 	if (!copy_from_user_nofault(dst, src, len))
 		return true;
@@ -296,7 +306,7 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user);
  * Return: bytes stored in @dst, the terminating NUL included, or 0 when
  * not even the first byte was resident (@dst is then "").
  */
-size_t kscribe_copy_user_string(char *dst, const char __user *src, size_t size)
+size_t notrace kscribe_copy_user_string(char *dst, const char __user *src, size_t size)
 {
 	size_t done = 0;
 
@@ -335,9 +345,9 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user_string);
  * Return: true with preemption disabled if a record was reserved, else
  * false (the event is counted as lost on this CPU).
  */
-bool __kscribe_record_begin(struct kscribe_event *event,
-			    struct kscribe_recording *recording, size_t size,
-			    struct kscribe_record *rec)
+bool notrace __kscribe_record_begin(struct kscribe_event *event,
+				    struct kscribe_recording *recording, size_t size,
+				    struct kscribe_record *rec)
 {
 	struct kscribe_rb_header *header;
 	struct ring_buffer_event *rb_event;
@@ -373,7 +383,7 @@ EXPORT_SYMBOL_GPL(__kscribe_record_begin);
  * Counted as kscribe_record_begin() counts a record the buffer had no room
  * for, so that the loss counts stay exact.
  */
-void kscribe_event_lost(struct kscribe_event *event)
+void notrace kscribe_event_lost(struct kscribe_event *event)
 {
 	struct kscribe_recording *recording = READ_ONCE(event->recording);
 
@@ -391,7 +401,7 @@ EXPORT_SYMBOL_GPL(kscribe_event_lost);
  * @rec:	the record, between kscribe_record_begin() and kscribe_record_end()
  * @n:		how many of its strings could not be read
  */
-void kscribe_count_unreadable(struct kscribe_record *rec, unsigned int n)
+void notrace kscribe_count_unreadable(struct kscribe_record *rec, unsigned int n)
 {
 	local64_add(n, &this_cpu_ptr(rec->recording->counters)->unreadable);
 }
@@ -401,7 +411,7 @@ EXPORT_SYMBOL_GPL(kscribe_count_unreadable);
  * kscribe_record_end - commit a record reserved by kscribe_record_begin()
  * @rec: the record
  */
-void kscribe_record_end(struct kscribe_record *rec)
+void notrace kscribe_record_end(struct kscribe_record *rec)
 {
 	struct kscribe_cpu_counters *counters = this_cpu_ptr(rec->recording->counters);
 
@@ -449,10 +459,15 @@ static const char *kscribe_syscall_name(const struct kscribe_event *event)
 	return at ? at + strlen(prefix) : NULL;
 }
 
+/* A C identifier that fits in KSCRIBE_NAME_LEN: safe in TSDL and in patterns. */
 static bool kscribe_name_ok(const char *name)
 {
-	return name && name[0] && strnlen(name, KSCRIBE_NAME_LEN) < KSCRIBE_NAME_LEN &&
-	       !strchr(name, ':');
+	size_t len;
+
+	if (!name || !name[0] || isdigit(name[0]))
+		return false;
+	len = strnlen(name, KSCRIBE_NAME_LEN);
+	return len < KSCRIBE_NAME_LEN && strspn(name, KSCRIBE_NAME_CHARS) == len;
 }
 
 static int kscribe_event_check(const struct kscribe_event *event)
@@ -1000,8 +1015,11 @@ static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
 		/* pairs with smp_store_release() in kscribe_stop() */
 		stopped = smp_load_acquire(&stream->recording->stopped);
 		while (stream->pending_len || kscribe_stream_fetch(stream)) {
-			if (stream->pending_len > count - copied)
+			/* a big read against a fast writer: give the caller back soon */
+			if (stream->pending_len > count - copied ||
+			    (copied && signal_pending(current)))
 				break;
+			cond_resched();
 			if (copy_to_user(ubuf + copied, stream->pending, stream->pending_len)) {
 				ret = copied ? copied : -EFAULT;
 				goto unlock;
@@ -1043,8 +1061,16 @@ static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
 {
 	struct kscribe_stream *stream = file->private_data;
 
-	poll_wait(file, &stream->recording->wait, wait);
-	return kscribe_stream_ready(stream) ? EPOLLIN | EPOLLRDNORM : 0;
+	struct kscribe_recording *recording = stream->recording;
+
+	poll_wait(file, &recording->wait, wait);
+	if (!kscribe_stream_ready(stream))
+		return 0;
+	/* stopped and drained: read() returns 0 from now on */
+	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->pending_len) &&
+	    ring_buffer_empty_cpu(recording->buffer, stream->cpu) && !kscribe_stream_lost(stream))
+		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
+	return EPOLLIN | EPOLLRDNORM;
 }
 
 static int kscribe_stream_release(struct inode *inode, struct file *file)

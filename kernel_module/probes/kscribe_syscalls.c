@@ -10,8 +10,6 @@
  * known, and filled with one copy.
  */
 
-#define pr_fmt(fmt) "kscribe: syscalls: " fmt
-
 #include <linux/compat.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
@@ -48,6 +46,7 @@ struct kscribe_call {
 	const struct kscribe_syscall_abi *abi;
 	const struct kscribe_syscall_arg *args;
 	const struct kscribe_syscall_state *state;
+	const struct kscribe_syscall_mux *mux;
 	unsigned long values[KSCRIBE_SYSCALL_ARGS];
 	long ret;
 	unsigned int at;
@@ -253,7 +252,68 @@ static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
 	call->abi = abi;
 	call->args = abi->table[nr].args;
 	call->state = &abi->state[nr];
+	call->mux = abi->table[nr].mux;
 	return true;
+}
+
+/* Word @i of the user array at @addr, of the ABI's width; 0 if unreadable. */
+static unsigned long kscribe_user_word(const struct kscribe_call *call,
+				       unsigned long addr, unsigned int i)
+{
+	const void __user *array = kscribe_user(call, addr);
+	unsigned long word;
+	u32 word32;
+
+	if (call->abi->compat)
+		return copy_from_user_nofault(&word32, (const u32 __user *)array + i,
+					      sizeof(word32)) ? 0 : word32;
+	return copy_from_user_nofault(&word, (const unsigned long __user *)array + i,
+				      sizeof(word)) ? 0 : word;
+}
+
+static const struct kscribe_syscall_op *
+kscribe_operation(const struct kscribe_syscall_mux *mux, u32 nr)
+{
+	const struct kscribe_syscall_op *op;
+
+	for (op = mux->ops; op < mux->ops + mux->nr_ops; op++)
+		if (op->nr == nr)
+			return op;
+	for (op = mux->ops; op < mux->ops + mux->nr_ops; op++)
+		if (op->nr == (nr & mux->mask))
+			return op;
+	return NULL;
+}
+
+/*
+ * A socketcall() or ipc() becomes the call it carries, with that call's
+ * arguments, as strace shows it; an operation the table does not know stays
+ * the multiplexer's own event.
+ */
+static void kscribe_demux(struct kscribe_call *call)
+{
+	const struct kscribe_syscall_op *op;
+	unsigned long values[KSCRIBE_SYSCALL_ARGS];
+	unsigned int i;
+
+	op = kscribe_operation(call->mux, call->values[call->mux->selector]);
+	if (!op)
+		return;
+	for (i = 0; i < KSCRIBE_SYSCALL_ARGS; i++) {
+		u8 from = op->from[i];
+
+		if (from == KSCRIBE_FROM_ZERO)
+			values[i] = 0;
+		else if (KSCRIBE_FROM_IS_WORD(from))
+			values[i] = kscribe_user_word(call,
+						      call->values[KSCRIBE_FROM_ARRAY(from)],
+						      KSCRIBE_FROM_INDEX(from));
+		else
+			values[i] = call->values[from];
+	}
+	memcpy(call->values, values, sizeof(values));
+	call->args = call->abi->table[op->row].args;
+	call->state = &call->abi->state[op->row];
 }
 
 /*
@@ -285,9 +345,14 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 	struct kscribe_call call = { .at = KSCRIBE_AT_ENTRY };
 
 	if (!kscribe_syscall_find(id, &call) ||
-	    !kscribe_event_recorded(call.state->event))
+	    (!call.mux && !kscribe_event_recorded(call.state->event)))
 		return;
 	kscribe_get_arguments(regs, call.values);
+	if (call.mux) {
+		kscribe_demux(&call);
+		if (!kscribe_event_recorded(call.state->event))
+			return;
+	}
 	if (preemptible() && (call.state->user & KSCRIBE_AT_ENTRY))
 		kscribe_fault_in_strings(&call);
 	preempt_disable_notrace();
@@ -300,9 +365,14 @@ static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	struct kscribe_call call = { .ret = ret, .at = KSCRIBE_AT_EXIT };
 
 	if (!kscribe_syscall_find(syscall_get_nr(current, regs), &call) ||
-	    !kscribe_event_recorded(call.state->event + 1))
+	    (!call.mux && !kscribe_event_recorded(call.state->event + 1)))
 		return;
 	kscribe_get_arguments(regs, call.values);
+	if (call.mux) {
+		kscribe_demux(&call);
+		if (!kscribe_event_recorded(call.state->event + 1))
+			return;
+	}
 	preempt_disable_notrace();
 	kscribe_syscall_record(&call);
 	preempt_enable_notrace();

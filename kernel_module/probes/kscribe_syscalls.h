@@ -121,15 +121,57 @@ struct kscribe_syscall_arg {
 	u8 exit_if;
 };
 
+/* Where an argument of a multiplexed call is: struct kscribe_syscall_op.from */
+#define KSCRIBE_FROM_ARG(n)	(n)			/* argument n of the multiplexer */
+#define KSCRIBE_FROM_WORD(n, i)	(0x80 | (n) << 4 | (i))	/* word i of the array at n */
+#define KSCRIBE_FROM_ZERO	0x7f
+#define KSCRIBE_FROM_IS_WORD(from)	((from) & 0x80)
+#define KSCRIBE_FROM_ARRAY(from)	(((from) >> 4) & 0x7)	/* n of a _WORD */
+#define KSCRIBE_FROM_INDEX(from)	((from) & 0xf)		/* i of a _WORD */
+
+/**
+ * struct kscribe_syscall_op - one operation of a multiplexer
+ * @nr:		its number, the multiplexer's selector argument
+ * @row:	the row of the system call it stands for, in the same table
+ * @from:	where each argument of that call is: KSCRIBE_FROM_*()
+ */
+struct kscribe_syscall_op {
+	u32 nr;
+	u16 row;
+	u8 from[KSCRIBE_SYSCALL_ARGS];
+};
+
+/**
+ * struct kscribe_syscall_mux - a system call that carries another
+ * @selector:	the argument that numbers the operation
+ * @mask:	the bits of @selector that number it when no operation has its
+ *		whole value (ipc(2)'s version is in the high half)
+ * @ops:	the operations the ABI has a system call for
+ * @nr_ops:	number of entries in @ops
+ *
+ * socketcall(2) and ipc(2): an operation is recorded as the events of the
+ * system call it stands for, with that call's arguments (words of the ABI's
+ * width, read without faulting from the array an argument points to); one
+ * not in @ops as the multiplexer's own events.
+ */
+struct kscribe_syscall_mux {
+	u8 selector;
+	u32 mask;
+	const struct kscribe_syscall_op *ops;
+	unsigned int nr_ops;
+};
+
 /**
  * struct kscribe_syscall - one row of an ABI's system call table
  * @name:	the system call, as in the events "syscall_entry_<name>"
  * @args:	its arguments, ended by an entry with a NULL @name; NULL for a
  *		number the ABI does not implement
+ * @mux:	what it carries, for socketcall(2) and ipc(2); else NULL
  */
 struct kscribe_syscall {
 	const char *name;
 	const struct kscribe_syscall_arg *args;
+	const struct kscribe_syscall_mux *mux;
 };
 
 struct kscribe_syscall_state;

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kscribe.config import paths
-from kscribe.config.arches import Arch, host_arch
+from kscribe.config.arches import Arch, get_arch, host_arch
 from kscribe.errors import KscribeError
 from kscribe.util import atomic, proc
 
@@ -22,6 +22,16 @@ PROGRAMS = {
     "kscribe-fuzz": paths.GUEST_SOURCES / "ioctl-fuzz.c",
     "kscribe-abi-check": paths.GUEST_SOURCES / "abi-check.c",
 }
+# the workload built for the arch's compat_guest, where it has one
+COMPAT_WORKLOAD = "kscribe-workload32"
+
+
+def programs(arch: Arch) -> dict[str, tuple[Arch, Path]]:
+    """The guest programs of ``arch``: name -> (the architecture built for, source)."""
+    out = {name: (arch, src) for name, src in PROGRAMS.items()}
+    if arch.compat_guest:
+        out[COMPAT_WORKLOAD] = (get_arch(arch.compat_guest), PROGRAMS["kscribe-workload"])
+    return out
 
 
 def compiler(arch: Arch) -> str:
@@ -48,4 +58,5 @@ def build_program(arch: Arch, name: str, source: Path, dest: Path) -> Path:
 
 def build_all(arch: Arch, dest: Path) -> list[Path]:
     """Every guest program for ``arch``, into ``dest``."""
-    return [build_program(arch, name, src, dest) for name, src in PROGRAMS.items()]
+    return [build_program(built_for, name, src, dest)
+            for name, (built_for, src) in programs(arch).items()]

@@ -17,9 +17,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kscribe.codegen.cformat import MAX, c_string, width
+from kscribe.config import paths
 from kscribe.config.arches import Arch
+from kscribe.errors import KscribeError
 from kscribe.instrument.events.fieldtypes import IntType
 from kscribe.instrument.syscalls import StructSpec, Syscall, SyscallArg, SyscallTable
+from kscribe.instrument.syscalls.specs import MuxSpec, load_all
+from kscribe.util import log
 
 ARRAY_MAX = 16  # elements of a user struct array recorded at most
 SOCKADDR_MAX = 128  # bytes of a socket address recorded at most
@@ -176,13 +180,65 @@ class Row:
     index: str
     name: str
     args: str  # C name of the shared argument list
+    mux: str = ""  # C name of its multiplexer table (socketcall, ipc), if it is one
 
     def c(self) -> list[str]:
         """The row's initializer lines, its braces opened when one line is too long."""
-        line = f'\t[{self.index}] = {{ "{self.name}", {self.args} }},'
+        inside = f'"{self.name}", {self.args}' + (f", &{self.mux}" if self.mux else "")
+        line = f"\t[{self.index}] = {{ {inside} }},"
         if width(line) <= MAX:
             return [line]
-        return [f"\t[{self.index}] = {{", f'\t\t"{self.name}", {self.args}', "\t},"]
+        return [f"\t[{self.index}] = {{", f"\t\t{inside}", "\t},"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a multiplexer: its number, the row it stands for, its sources."""
+
+    nr: int
+    syscall: str
+    row: str
+    sources: tuple[str, ...]  # KSCRIBE_FROM_*() of each argument of that syscall
+
+
+def _sources(op_sources: tuple[str, ...], own: list[str]) -> tuple[str, ...]:
+    """The KSCRIBE_FROM_*() of each source, against the multiplexer's own argument names."""
+    out = []
+    for src in op_sources:
+        name, _, word = src.partition("[")
+        if src == "0":
+            out.append("KSCRIBE_FROM_ZERO")
+            continue
+        i = own.index(name)
+        out.append(f"KSCRIBE_FROM_WORD({i}, {word.rstrip(']')})" if word
+                   else f"KSCRIBE_FROM_ARG({i})")
+    return tuple(out + ["KSCRIBE_FROM_ZERO"] * (6 - len(out)))
+
+
+def _operations(mux: MuxSpec, sc: Syscall, rows: dict[str, Syscall], base: str,
+                abi: str) -> list[Op]:
+    """The operations of ``mux`` that the ABI can decode, in number order.
+
+    An operation is left to the multiplexer's own events where the ABI has no syscall for
+    it, or where its multiplexer lacks an argument it reads (s390's ipc has no ``fifth``).
+    """
+    own = [a.name for a in sc.args]
+    if mux.selector not in own or (mux.array and mux.array not in own):
+        raise KscribeError(f"{mux.where}: {mux.name}'s selector or array is not one of its "
+                           f"arguments in ABI {abi} ({', '.join(own)})")
+    ops = []
+    for op in mux.operations:
+        target = rows.get(op.syscall)
+        if target is None:
+            continue
+        sources = op.sources or tuple(f"{mux.array}[{i}]" for i in range(len(target.args)))
+        missing = [s for s in sources if s != "0" and s.partition("[")[0] not in own]
+        if missing:
+            log.note(f"{op.where}: {abi}: {mux.name} operation {op.nr:#x} ({op.syscall}) "
+                     f"recorded as {mux.name}: no argument {missing[0]!r} here")
+            continue
+        ops.append(Op(op.nr, op.syscall, f"{target.nr}{base}", _sources(sources, own)))
+    return sorted(ops, key=lambda o: o.nr)
 
 
 def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, Any]:
@@ -192,10 +248,18 @@ def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, 
     ret = Arg("ret", types.integer(word, True), "VALUE", "exit", word // 8)
     lists: dict[tuple[Arg, ...], str] = {}
     abis: list[dict[str, Any]] = []
+    muxes = load_all(paths.INSTRUMENTATION / "syscalls").multiplexers
     for table in tables:
         spec = specs[table.abi]
+        if not table.native and not spec.dispatch_when:
+            raise KscribeError(f"kscribe/data/arches/{arch.name}.toml: ABI {table.abi} is "
+                               f"enabled in {table.target} but has no dispatch_when: say how "
+                               "the probe tells its calls from the native ABI's")
         seen: set[str] = set()
         rows = []
+        base = f" - {spec.dispatch_base}" if spec.dispatch_base != "0" else ""
+        implemented = {s.name: s for s in table.syscalls if s.implemented}
+        demux = []
         for sc in table.syscalls:
             if not sc.implemented:
                 continue
@@ -206,12 +270,20 @@ def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, 
                          for i, a in enumerate(sc.args))
             if args not in lists:
                 lists[args] = _list_name(args, name, set(lists.values()))
-            base = f" - {spec.dispatch_base}" if spec.dispatch_base != "0" else ""
-            rows.append(Row(f"{sc.nr}{base}", name, lists[args]))
+            mux = ""
+            if sc.name in muxes and name == sc.name:
+                ops = _operations(muxes[sc.name], sc, implemented, base, table.abi)
+                if ops:
+                    mux = f"kscribe_{table.abi}_{sc.name}"
+                    demux.append({"symbol": mux, "name": sc.name, "ops": ops,
+                                  "selector": [a.name for a in sc.args].index(
+                                      muxes[sc.name].selector),
+                                  "mask": muxes[sc.name].mask})
+            rows.append(Row(f"{sc.nr}{base}", name, lists[args], mux))
         abis.append({"name": table.abi, "native": table.native, "rows": rows,
                      "prefix": f"{spec.event_prefix}_" if spec.event_prefix else "",
                      "compat": spec.compat, "when": spec.dispatch_when,
-                     "base": spec.dispatch_base,
+                     "base": spec.dispatch_base, "muxes": demux,
                      "symbol": f"kscribe_{table.abi}_syscalls"})
     abis.sort(key=lambda a: not a["native"])  # the native ABI first: index 0
     return {"types": types.tsdl, "count_type": COUNT_TSDL, "state_type": STATE_TSDL, "ret": ret,

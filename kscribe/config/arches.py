@@ -11,6 +11,8 @@ Top level:
   multiarch           the multiarch folder of its headers (/usr/include/<multiarch>)
   uname               what ``uname -m`` says on a host of this architecture
   char_signed_before  kernel version before which plain char is signed ("" = never)
+  compat_guest        a 32-bit architecture whose programs its kernels also run (a compat
+                      ABI): the guest workload is built for it too, as kscribe-workload32
 
 [qemu]: how to boot it under TCG: binary, args (machine, CPU, -accel), console, memory
 (MiB), cpus.
@@ -137,6 +139,7 @@ class Arch:
     char_signed_before: str
     qemu: Qemu
     syscalls: ArchSyscalls
+    compat_guest: str = ""
 
 
 def _file(name: str) -> str:
@@ -190,7 +193,8 @@ def load(name: str) -> Arch:
         char_signed_before=top.text("char_signed_before", ""),
         qemu=Qemu(binary=q.text("binary"), args=q.strings("args"), console=q.text("console"),
                   memory=q.integer("memory"), cpus=q.integer("cpus")),
-        syscalls=_syscalls(top.row("syscalls")))
+        syscalls=_syscalls(top.row("syscalls")),
+        compat_guest=top.text("compat_guest", ""))
 
 
 @functools.cache

@@ -65,7 +65,7 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
     proc.require(arch.qemu.binary, why=f"to boot {arch.name} kernels")
     initrd = outdir / "initrd.cpio.gz"
     init = render_init(modules, record=record, dump_formats=dump_formats, script=script,
-                       context=context)
+                       context={"programs": sorted(programs), **(context or {})})
     initramfs.make(initrd, busybox, modules, programs, init)
     argv = qemu_argv(arch, kernel, initrd, append, accel)
     started = time.monotonic()

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,13 @@ int main(int argc, char **argv)
 	if (recv(sv[1], buf, SEND_BYTES, MSG_WAITALL) != SEND_BYTES)
 		fail("recv");
 	printf("WORKLOAD send=%d\n", SEND_BYTES);
+#ifdef SYS_ipc
+	/* where there is one, through ipc(2): semget(IPC_PRIVATE, 1, 0600), then IPC_RMID */
+	status = syscall(SYS_ipc, 2, 0, 1, 0600, NULL, 0);
+	if (status < 0 || syscall(SYS_ipc, 3, status, 0, 0, &(long){ 0 }, 0) < 0)
+		fail("ipc");
+	printf("WORKLOAD ipc_semget=%d\n", status);
+#endif
 	close(sv[0]);
 	close(sv[1]);
 	printf("WORKLOAD done\n");

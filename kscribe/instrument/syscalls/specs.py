@@ -21,6 +21,14 @@ Struct keys: ``fields``, ``header`` (the kernel header defining it), ``max`` (ra
 copied besides the fields, e.g. a whole sockaddr), ``length`` (``required``: only record it
 where the syscall spec gives a length).
 
+A third key, ``multiplexers``, names the syscalls that carry another (``socketcall``,
+``ipc``): ``selector`` (the argument numbering the operation), ``mask`` (its bits that do,
+when an operation is not listed under its whole value: ipc's version), ``array`` (an
+argument pointing to the operation's arguments, one word each), and ``operations``: number ->
+the syscall it stands for, as a name (its arguments: ``array[0]``, ``array[1]``...) or
+``{syscall: NAME, from: [SOURCE, ...]}`` where a source is an argument's name, ``name[i]``
+(word i of the user array it points to) or ``0``.
+
 Everything not in a spec follows the default rule: values, strings and const data at entry,
 data a syscall writes (non-const struct pointers) at exit. Every error names the file and line.
 """
@@ -28,8 +36,10 @@ data a syscall writes (non-const struct pointers) at exit. Every error names the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -76,11 +86,34 @@ class StructDef:
     header: str = ""
 
 
+@dataclass(frozen=True)
+class OpSpec:
+    """One operation of a multiplexer: its number, the syscall it stands for, its sources."""
+
+    nr: int
+    syscall: str
+    where: Where
+    sources: tuple[str, ...] | None = None  # None: array[0], array[1]... for every argument
+
+
+@dataclass(frozen=True)
+class MuxSpec:
+    """A syscall that carries another (socketcall, ipc)."""
+
+    name: str
+    selector: str
+    where: Where
+    operations: tuple[OpSpec, ...]
+    mask: int = 0xFFFFFFFF
+    array: str = ""
+
+
 @dataclass
 class Specs:
     """All spec files of a folder, merged."""
 
     structs: dict[str, StructDef] = field(default_factory=dict)
+    multiplexers: dict[str, MuxSpec] = field(default_factory=dict)
     syscalls: dict[str, dict[str, ArgSpec]] = field(default_factory=dict)
     where: dict[str, Where] = field(default_factory=dict)  # syscall -> its key's position
     files: tuple[Path, ...] = ()
@@ -183,17 +216,87 @@ def _struct(path: Path, key: yaml.ScalarNode, node: yaml.Node) -> StructDef:
     return StructDef(tag=key.value, where=_at(path, key), **opts)
 
 
+_SOURCE = re.compile(r"^(?:0|[A-Za-z_]\w*(?:\[\d\]))$|^[A-Za-z_]\w*$")
+MUX_KEYS = {"selector", "mask", "array", "operations"}
+
+
+def _number(path: Path, node: yaml.Node, what: str) -> int:
+    text = _scalar(path, node, what)
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise _err(path, node, f"{what} must be a number, not {text!r}") from None
+
+
+def _operation(path: Path, what: str, key: yaml.ScalarNode, node: yaml.Node,
+               array: str) -> OpSpec:
+    nr = _number(path, key, f"{what} operation")
+    if isinstance(node, yaml.ScalarNode):
+        if not array:
+            raise _err(path, node, f"{what}.{nr}: give 'from' (the multiplexer has no "
+                                   "'array')")
+        return OpSpec(nr, _name(path, node, f"{what}.{nr}"), _at(path, key))
+    opts: dict = {}
+    for k, v in _mapping(path, node, f"{what}.{nr}"):
+        if k.value == "syscall":
+            opts["syscall"] = _name(path, v, f"{what}.{nr}.syscall")
+        elif k.value == "from":
+            if not isinstance(v, yaml.SequenceNode):
+                raise _err(path, v, f"{what}.{nr}.from must be a list of sources")
+            sources = tuple(_scalar(path, s, f"{what}.{nr}.from") for s in v.value)
+            bad = [s for s in sources if not _SOURCE.match(s)]
+            if bad or len(sources) > 6:
+                raise _err(path, v, f"{what}.{nr}.from: {bad[0]!r} is not an argument, "
+                                    "argument[i] or 0" if bad else
+                                    f"{what}.{nr}.from: a syscall has 6 arguments at most")
+            opts["sources"] = sources
+        else:
+            raise _err(path, k, f"{what}.{nr}: unknown key {k.value!r} (allowed: syscall, "
+                                "from)")
+    if "syscall" not in opts:
+        raise _err(path, node, f"{what}.{nr}: missing key 'syscall'")
+    if "sources" not in opts and not array:
+        raise _err(path, node, f"{what}.{nr}: give 'from' (the multiplexer has no 'array')")
+    return OpSpec(nr, where=_at(path, key), **opts)
+
+
+def _multiplexer(path: Path, key: yaml.ScalarNode, node: yaml.Node) -> MuxSpec:
+    what = key.value
+    opts: dict = {}
+    ops = None
+    for k, v in _mapping(path, node, what):
+        if k.value not in MUX_KEYS:
+            raise _err(path, k, f"{what}: unknown key {k.value!r} (allowed: "
+                                f"{', '.join(sorted(MUX_KEYS))})")
+        if k.value == "mask":
+            opts["mask"] = _number(path, v, f"{what}.mask")
+        elif k.value == "operations":
+            ops = v
+        else:
+            opts[k.value] = _name(path, v, f"{what}.{k.value}")
+    if "selector" not in opts or ops is None:
+        raise _err(path, node, f"{what}: needs 'selector' and 'operations'")
+    operations = tuple(_operation(path, what, k, v, opts.get("array", ""))
+                       for k, v in yamlspec.items(path, ops, f"{what}.operations"))
+    return MuxSpec(name=what, where=_at(path, key), operations=operations, **opts)
+
+
 def load(path: Path, into: Specs | None = None) -> Specs:
     """Read and check one spec file (merged into ``into`` when given)."""
     specs = into if into is not None else Specs()
     root = compose(path)
+    # top-level key -> where its entries go, how each is read, what it is called
+    named: dict[str, tuple[dict[str, Any], Callable[..., Any], str]] = {
+        "structs": (specs.structs, _struct, "struct"),
+        "multiplexers": (specs.multiplexers, _multiplexer, "multiplexer")}
     for k, v in _mapping(path, root, "spec"):
-        if k.value == "structs":
-            for sk, sv in _mapping(path, v, "structs"):
-                if sk.value in specs.structs:
-                    raise _err(path, sk, f"struct {sk.value} already described at "
-                                         f"{specs.structs[sk.value].where}")
-                specs.structs[sk.value] = _struct(path, sk, sv)
+        if k.value in named:
+            table, read, what = named[k.value]
+            for sk, sv in _mapping(path, v, k.value):
+                if sk.value in table:
+                    raise _err(path, sk, f"{what} {sk.value} already described at "
+                                         f"{table[sk.value].where}")
+                table[sk.value] = read(path, sk, sv)
         elif k.value == "syscalls":
             for sk, sv in _mapping(path, v, "syscalls"):
                 if sk.value in specs.syscalls:
@@ -203,7 +306,8 @@ def load(path: Path, into: Specs | None = None) -> Specs:
                 specs.syscalls[sk.value] = {ak.value: _arg(path, sk.value, ak, av)
                                             for ak, av in _mapping(path, sv, sk.value)}
         else:
-            raise _err(path, k, f"spec: unknown key {k.value!r} (allowed: structs, syscalls)")
+            raise _err(path, k, f"spec: unknown key {k.value!r} (allowed: multiplexers, "
+                                "structs, syscalls)")
     specs.files = (*specs.files, path)
     return specs
 
