@@ -11,6 +11,7 @@
  */
 
 #include <linux/compat.h>
+#include <linux/hash.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
@@ -29,17 +30,39 @@
 /* Longest CTF field list of one event: a page holds any system call's. */
 #define KSCRIBE_FIELDS_SIZE	PAGE_SIZE
 
+/* Calls between their entry and exit whose entry-time buffer size is kept. */
+#define KSCRIBE_PENDING_BITS	8
+#define KSCRIBE_PENDING_PROBES	8	/* slots tried from a task's hash */
+
 /**
  * struct kscribe_syscall_state - what the probe keeps of one row, made at load
  * @event:	the row's entry event; its exit event follows it
  * @fixed:	bytes of the fixed part of the entry and of the exit payload
  * @user:	KSCRIBE_AT_* of the payloads that hold user memory
+ * @capped:	the argument of a buffer the kernel fills and whose length it
+ *		writes back through a pointer (accept()'s address), or -1: the
+ *		length the caller gave at entry bounds what is recorded at exit
  */
 struct kscribe_syscall_state {
 	struct kscribe_event *event;
 	u16 fixed[2];
 	u8 user;
+	s8 capped;
 };
+
+/*
+ * The caller's buffer size of a call in progress, from its entry to its
+ * exit, for the one task making it. Slots are taken with cmpxchg(), in any
+ * context; a full table only loses the bound (the record then stops at the
+ * length the kernel wrote back, at most the argument's maximum).
+ */
+struct kscribe_pending {
+	struct task_struct *task;
+	const struct kscribe_syscall_state *state;
+	unsigned long size;
+};
+
+static struct kscribe_pending kscribe_pending[1 << KSCRIBE_PENDING_BITS];
 
 /* One system call being recorded, at entry or at exit. */
 struct kscribe_call {
@@ -48,6 +71,7 @@ struct kscribe_call {
 	const struct kscribe_syscall_state *state;
 	const struct kscribe_syscall_mux *mux;
 	unsigned long values[KSCRIBE_SYSCALL_ARGS];
+	unsigned long cap;
 	long ret;
 	unsigned int at;
 };
@@ -95,7 +119,8 @@ static unsigned long kscribe_count_of(const struct kscribe_call *call,
 	case KSCRIBE_COUNT_USER:
 		kscribe_copy_user(&n, kscribe_user(call, call->values[arg->count_arg]),
 				  sizeof(n));
-		return n;
+		return arg - call->args == call->state->capped ? min_t(unsigned long, n, call->cap)
+							       : n;
 	case KSCRIBE_COUNT_RET:
 		return call->ret > 0 ? call->ret : 0;
 	default:
@@ -242,6 +267,51 @@ static void kscribe_get_arguments(struct pt_regs *regs, unsigned long *values)
 }
 #endif
 
+static struct kscribe_pending *kscribe_pending_slot(unsigned int i)
+{
+	return &kscribe_pending[(hash_ptr(current, KSCRIBE_PENDING_BITS) + i) &
+				((1 << KSCRIBE_PENDING_BITS) - 1)];
+}
+
+/* At entry: keep the caller's buffer size for the exit of this call. */
+static void kscribe_pending_put(const struct kscribe_call *call)
+{
+	const struct kscribe_syscall_arg *arg = &call->args[call->state->capped];
+	struct kscribe_pending *slot;
+	unsigned int i;
+	u32 size;
+
+	kscribe_copy_user(&size, kscribe_user(call, call->values[arg->count_arg]), sizeof(size));
+	for (i = 0; i < KSCRIBE_PENDING_PROBES; i++) {
+		slot = kscribe_pending_slot(i);
+		if (READ_ONCE(slot->task) == current ||
+		    !cmpxchg(&slot->task, NULL, current)) {
+			slot->state = call->state;
+			slot->size = size;
+			return;
+		}
+	}
+}
+
+/* At exit: the caller's buffer size kept at entry, or no bound. */
+static unsigned long kscribe_pending_take(const struct kscribe_call *call)
+{
+	struct kscribe_pending *slot;
+	unsigned long size;
+	unsigned int i;
+
+	for (i = 0; i < KSCRIBE_PENDING_PROBES; i++) {
+		slot = kscribe_pending_slot(i);
+		if (READ_ONCE(slot->task) != current)
+			continue;
+		size = slot->state == call->state ? slot->size : ULONG_MAX;
+		/* the reads above before the slot is free for another task's cmpxchg() */
+		smp_store_release(&slot->task, NULL);
+		return size;
+	}
+	return ULONG_MAX;
+}
+
 /* Find system call @nr of the current task: false if it is not traced. */
 static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
 {
@@ -316,6 +386,13 @@ static void kscribe_demux(struct kscribe_call *call)
 	call->state = &call->abi->state[op->row];
 }
 
+/* Is anything to be done at entry: its event, or the bound for its exit? */
+static bool kscribe_wanted_at_entry(const struct kscribe_syscall_state *state)
+{
+	return kscribe_event_recorded(state->event) ||
+	       (state->capped >= 0 && kscribe_event_recorded(state->event + 1));
+}
+
 /*
  * Where syscall tracepoints are faultable (6.13+: the probe runs
  * preemptible, and may take page faults), fault in the pages of the strings
@@ -345,14 +422,18 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 	struct kscribe_call call = { .at = KSCRIBE_AT_ENTRY };
 
 	if (!kscribe_syscall_find(id, &call) ||
-	    (!call.mux && !kscribe_event_recorded(call.state->event)))
+	    (!call.mux && !kscribe_wanted_at_entry(call.state)))
 		return;
 	kscribe_get_arguments(regs, call.values);
 	if (call.mux) {
 		kscribe_demux(&call);
-		if (!kscribe_event_recorded(call.state->event))
+		if (!kscribe_wanted_at_entry(call.state))
 			return;
 	}
+	if (call.state->capped >= 0 && kscribe_event_recorded(call.state->event + 1))
+		kscribe_pending_put(&call);
+	if (!kscribe_event_recorded(call.state->event))
+		return;
 	if (preemptible() && (call.state->user & KSCRIBE_AT_ENTRY))
 		kscribe_fault_in_strings(&call);
 	preempt_disable_notrace();
@@ -362,7 +443,7 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	struct kscribe_call call = { .ret = ret, .at = KSCRIBE_AT_EXIT };
+	struct kscribe_call call = { .ret = ret, .at = KSCRIBE_AT_EXIT, .cap = ULONG_MAX };
 
 	if (!kscribe_syscall_find(syscall_get_nr(current, regs), &call) ||
 	    (!call.mux && !kscribe_event_recorded(call.state->event + 1)))
@@ -373,6 +454,8 @@ static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 		if (!kscribe_event_recorded(call.state->event + 1))
 			return;
 	}
+	if (call.state->capped >= 0)
+		call.cap = kscribe_pending_take(&call);
 	preempt_disable_notrace();
 	kscribe_syscall_record(&call);
 	preempt_enable_notrace();
@@ -485,9 +568,13 @@ static void kscribe_state_init(struct kscribe_syscall_state *state,
 
 	state->fixed[0] = kscribe_fixed_size(args, KSCRIBE_AT_ENTRY);
 	state->fixed[1] = kscribe_fixed_size(args, KSCRIBE_AT_EXIT);
+	state->capped = -1;
 	for (arg = args; arg->name; arg++) {
 		if (arg->kind != KSCRIBE_ARG_VALUE)
 			state->user |= arg->when;
+		if (arg->kind == KSCRIBE_ARG_ARRAY && arg->count == KSCRIBE_COUNT_USER &&
+		    arg->when == KSCRIBE_AT_EXIT)
+			state->capped = arg - args;
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +89,25 @@ int main(int argc, char **argv)
 #endif
 	close(sv[0]);
 	close(sv[1]);
+	/*
+	 * An address longer than the caller's buffer: the kernel copies what fits and writes
+	 * the whole length back. Only what it copied is the caller's address.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memset(&addr, 0, sizeof(addr));
+	addr.ss_family = AF_UNIX;
+	snprintf(((struct sockaddr_un *)&addr)->sun_path, sizeof(struct sockaddr_un) - 2,
+		 "%s.sock", path);
+	unlink(((struct sockaddr_un *)&addr)->sun_path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(struct sockaddr_un)) < 0)
+		fail("bind");
+	memset(&addr, 0xab, sizeof(addr));
+	addrlen = 4;
+	if (getsockname(fd, (struct sockaddr *)&addr, &addrlen) < 0 || addrlen <= 4)
+		fail("getsockname");
+	printf("WORKLOAD getsockname_buffer=4\n");
+	printf("WORKLOAD getsockname_length=%u\n", (unsigned int)addrlen);
+	close(fd);
 	printf("WORKLOAD done\n");
 	return 0;
 }
