@@ -39,6 +39,8 @@
  * @event:	the row's entry event; its exit event follows it
  * @fixed:	bytes of the fixed part of the entry and of the exit payload
  * @user:	KSCRIBE_AT_* of the payloads that hold user memory
+ * @reads:	KSCRIBE_AT_* where argument values are needed: a call that
+ *		records none (getppid(), any exit of values only) reads none
  * @capped:	the argument of a buffer the kernel fills and whose length it
  *		writes back through a pointer (accept()'s address), or -1: the
  *		length the caller gave at entry bounds what is recorded at exit
@@ -47,6 +49,7 @@ struct kscribe_syscall_state {
 	struct kscribe_event *event;
 	u16 fixed[2];
 	u8 user;
+	u8 reads;
 	s8 capped;
 };
 
@@ -157,11 +160,13 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 		fixed += kscribe_syscall_ret.size;
 	}
 	for (arg = call->args; arg->name; arg++) {
-		unsigned long value = call->values[arg - call->args];
-		bool written = kscribe_written(call, arg);
+		unsigned long value;
+		bool written;
 
 		if (!(arg->when & call->at))
 			continue;
+		value = call->values[arg - call->args];
+		written = kscribe_written(call, arg);
 		switch (arg->kind) {
 		case KSCRIBE_ARG_VALUE:
 			kscribe_put_value(fixed, value, arg->size);
@@ -313,7 +318,7 @@ static unsigned long kscribe_pending_take(const struct kscribe_call *call)
 }
 
 /* Find system call @nr of the current task: false if it is not traced. */
-static bool kscribe_syscall_find(long nr, struct kscribe_call *call)
+static __always_inline bool kscribe_syscall_find(long nr, struct kscribe_call *call)
 {
 	const struct kscribe_syscall_abi *abi = kscribe_syscall_abi_of(&nr);
 
@@ -419,12 +424,17 @@ static void kscribe_fault_in_strings(const struct kscribe_call *call)
  */
 static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	struct kscribe_call call = { .at = KSCRIBE_AT_ENTRY };
+	/* filled as needed: values only where @state->reads says */
+	struct kscribe_call call __uninitialized;
 
 	if (!kscribe_syscall_find(id, &call) ||
 	    (!call.mux && !kscribe_wanted_at_entry(call.state)))
 		return;
-	kscribe_get_arguments(regs, call.values);
+	call.at = KSCRIBE_AT_ENTRY;
+	call.ret = 0;
+	call.cap = ULONG_MAX;
+	if (call.mux || (call.state->reads & KSCRIBE_AT_ENTRY))
+		kscribe_get_arguments(regs, call.values);
 	if (call.mux) {
 		kscribe_demux(&call);
 		if (!kscribe_wanted_at_entry(call.state))
@@ -443,12 +453,17 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	struct kscribe_call call = { .ret = ret, .at = KSCRIBE_AT_EXIT, .cap = ULONG_MAX };
+	/* filled as needed: values only where @state->reads says */
+	struct kscribe_call call __uninitialized;
 
 	if (!kscribe_syscall_find(syscall_get_nr(current, regs), &call) ||
 	    (!call.mux && !kscribe_event_recorded(call.state->event + 1)))
 		return;
-	kscribe_get_arguments(regs, call.values);
+	call.at = KSCRIBE_AT_EXIT;
+	call.ret = ret;
+	call.cap = ULONG_MAX;
+	if (call.mux || (call.state->reads & KSCRIBE_AT_EXIT))
+		kscribe_get_arguments(regs, call.values);
 	if (call.mux) {
 		kscribe_demux(&call);
 		if (!kscribe_event_recorded(call.state->event + 1))
@@ -570,11 +585,14 @@ static void kscribe_state_init(struct kscribe_syscall_state *state,
 	state->fixed[1] = kscribe_fixed_size(args, KSCRIBE_AT_EXIT);
 	state->capped = -1;
 	for (arg = args; arg->name; arg++) {
+		state->reads |= arg->when;
 		if (arg->kind != KSCRIBE_ARG_VALUE)
 			state->user |= arg->when;
 		if (arg->kind == KSCRIBE_ARG_ARRAY && arg->count == KSCRIBE_COUNT_USER &&
-		    arg->when == KSCRIBE_AT_EXIT)
+		    arg->when == KSCRIBE_AT_EXIT) {
 			state->capped = arg - args;
+			state->reads |= KSCRIBE_AT_ENTRY;	/* the size it had */
+		}
 	}
 }
 
