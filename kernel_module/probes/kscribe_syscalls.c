@@ -166,7 +166,7 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 		if (!(arg->when & call->at))
 			continue;
 		value = call->values[arg - call->args];
-		written = kscribe_written(call, arg);
+		written = arg->kind == KSCRIBE_ARG_VALUE || kscribe_written(call, arg);
 		switch (arg->kind) {
 		case KSCRIBE_ARG_VALUE:
 			kscribe_put_value(fixed, value, arg->size);
@@ -193,7 +193,8 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 				 (unsigned long)(end - var) / arg->size);
 			kscribe_put_value(fixed, n, sizeof(u32));
 			fixed += sizeof(u32);
-			kscribe_copy_user(var, kscribe_user(call, value), n * arg->size);
+			if (n)
+				kscribe_copy_user(var, kscribe_user(call, value), n * arg->size);
 			var += n * arg->size;
 			break;
 		}
