@@ -8,6 +8,7 @@ core's own messages, hit counts, and no kernel warning.
 from __future__ import annotations
 
 import re
+import signal
 
 from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
@@ -17,7 +18,7 @@ STEPS = ("insmod", "kscribectl", "rmmod")
 
 
 UNSAFE_DIRS = ("shared", "theirs", "link")
-SIGNALS = {"INT": 2, "TERM": 15, "HUP": 1}  # forwarded by kscribectl to COMMAND
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # forwarded by kscribectl to COMMAND
 ABI_PROMISES = ("features", "enable-reuse", "status-pid", "stop-other")  # tests/guest/abi-check.c
 
 
@@ -39,7 +40,8 @@ def _trace_safety(checks: dict[str, str]) -> list[str]:
 def _signals(checks: dict[str, str]) -> list[str]:
     """kscribectl passed each signal on to COMMAND, wrote its trace and left nothing behind."""
     reasons = []
-    for name, number in SIGNALS.items():
+    for sig in SIGNALS:
+        name, number = sig.name.removeprefix("SIG"), sig.value
         rc, files, left = (checks.get(f"signal-{name}", "").split("/") + ["?"] * 3)[:3]
         if rc != str(128 + number) or not files.isdigit() or int(files) < 2 or left != "0":
             reasons.append(f"SIG{name} to kscribectl: exit {rc} (COMMAND killed by it: "
