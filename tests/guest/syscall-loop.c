@@ -6,9 +6,14 @@
  *                           "LOOP calls=N ns_per_call=X"
  *   kscribe-loop -r RATE S  RATE calls per second for S seconds:
  *                           "LOOP rate=RATE calls=N"
- *   kscribe-loop -f [NICE]  for ever, at priority NICE (a background load)
+ *   kscribe-loop -f NICE [CPU]
+ *                           for ever, at priority NICE, on CPU if given (a background
+ *                           load that stays on its CPU whatever the scheduler does)
  */
 
+#define _GNU_SOURCE
+
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,16 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "-f")) {
 		if (argc > 2 && nice(atoi(argv[2])) == -1)
 			perror("nice");
+		if (argc > 3) {
+			cpu_set_t cpus;
+
+			CPU_ZERO(&cpus);
+			CPU_SET(atoi(argv[3]), &cpus);
+			if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+				perror("sched_setaffinity");
+				return 1;
+			}
+		}
 		for (;;)
 			syscall(SYS_getppid);
 	}
