@@ -205,6 +205,14 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 			      ((int (*)(struct trace_buffer *))commit)(buffer));
 }
 
+/*
+ * kzalloc_obj() is 7.0's form of kzalloc(sizeof(*p), gfp), which the newest
+ * checkpatch asks for; before it, the same allocation spelled out.
+ */
+#ifndef kzalloc_obj
+#define kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
+#endif
+
 /* Kernel addresses are recorded as 0 by the running recording: kscribe_kptr(). */
 bool kscribe_kptrs_hidden;
 EXPORT_SYMBOL_GPL(kscribe_kptrs_hidden);
@@ -705,7 +713,7 @@ static struct kscribe_recording *kscribe_recording_alloc(const struct kscribe_se
 	struct kscribe_recording *recording;
 	unsigned int flags = session->mode == KSCRIBE_MODE_OVERWRITE ? RB_FL_OVERWRITE : 0;
 
-	recording = kzalloc(sizeof(*recording), GFP_KERNEL);
+	recording = kzalloc_obj(*recording, GFP_KERNEL);
 	if (!recording)
 		return NULL;
 	kref_init(&recording->ref);
@@ -1467,7 +1475,7 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	if (arg.flags & KSCRIBE_STREAM_CLOEXEC)
 		flags |= O_CLOEXEC;
 
-	stream = kzalloc(sizeof(*stream), GFP_KERNEL);
+	stream = kzalloc_obj(*stream, GFP_KERNEL);
 	if (!stream)
 		return -ENOMEM;
 	mutex_init(&stream->lock);
@@ -1587,7 +1595,7 @@ static int kscribe_open(struct inode *inode, struct file *file)
 	if (ret)
 		return ret;
 
-	session = kzalloc(sizeof(*session), GFP_KERNEL);
+	session = kzalloc_obj(*session, GFP_KERNEL);
 	if (!session)
 		return -ENOMEM;
 	session->selected = bitmap_zalloc(KSCRIBE_MAX_EVENTS, GFP_KERNEL);

@@ -90,7 +90,7 @@ static const void __user *kscribe_user(const struct kscribe_call *call,
 }
 
 /* Store the low @size bytes of @value at @dst, in the CPU's byte order. */
-static void kscribe_put_value(u8 *dst, unsigned long value, unsigned int size)
+static __always_inline void kscribe_put_value(u8 *dst, unsigned long value, unsigned int size)
 {
 	u8 v8 = value;
 	u16 v16 = value;
@@ -142,6 +142,34 @@ static bool kscribe_written(const struct kscribe_call *call,
 	return call->ret >= 0;
 }
 
+/* At exit (@at), store the return value at @p, which the payload starts with. */
+static __always_inline u8 *kscribe_put_ret(const struct kscribe_call *call, u8 *p,
+					   unsigned int at)
+{
+	if (at != KSCRIBE_AT_EXIT)
+		return p;
+	kscribe_put_value(p, call->ret, kscribe_syscall_ret.size);
+	return p + kscribe_syscall_ret.size;
+}
+
+/*
+ * Write the payload of @call at @p when it holds values only (no user
+ * memory): most exits, and calls such as getppid() or close().
+ */
+static __always_inline void kscribe_put_values(const struct kscribe_call *call, u8 *p,
+					       unsigned int at)
+{
+	const struct kscribe_syscall_arg *arg;
+
+	p = kscribe_put_ret(call, p, at);
+	for (arg = call->args; arg->name; arg++) {
+		if (!(arg->when & at))
+			continue;
+		kscribe_put_value(p, call->values[arg - call->args], arg->size);
+		p += arg->size;
+	}
+}
+
 /*
  * Write the payload of @call at @buf: its fixed part (@call->state says how
  * long), then its variable part, up to @end. Return its size; add the
@@ -151,14 +179,11 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 			      unsigned int *unreadable)
 {
 	const struct kscribe_syscall_arg *arg;
-	u8 *fixed = buf, *var;
+	u8 *fixed, *var;
 	unsigned long n;
 
 	var = buf + call->state->fixed[call->at == KSCRIBE_AT_EXIT];
-	if (call->at == KSCRIBE_AT_EXIT) {
-		kscribe_put_value(fixed, call->ret, kscribe_syscall_ret.size);
-		fixed += kscribe_syscall_ret.size;
-	}
+	fixed = kscribe_put_ret(call, buf, call->at);
 	for (arg = call->args; arg->name; arg++) {
 		unsigned long value;
 		bool written;
@@ -203,27 +228,18 @@ static size_t kscribe_payload(const struct kscribe_call *call, u8 *buf, const u8
 }
 
 /*
- * Record @call. A payload of values only is written straight into the
- * record; one with user memory is built in the scratch buffer first, so that
- * the record is reserved at its exact size and no copy from user space runs
- * while it is. Called with preemption disabled.
+ * Record @call, whose payload holds user memory: it is built in the scratch
+ * buffer first, so that the record is reserved at its exact size and no copy
+ * from user space runs while it is. Called with preemption disabled.
  */
-static void kscribe_syscall_record(const struct kscribe_call *call)
+static void kscribe_syscall_record_user(const struct kscribe_call *call)
 {
 	struct kscribe_event *event = call->state->event + (call->at == KSCRIBE_AT_EXIT);
-	size_t size = call->state->fixed[call->at == KSCRIBE_AT_EXIT];
 	unsigned int unreadable = 0;
 	struct kscribe_record rec;
+	size_t size;
 	u8 *buf;
 
-	if (!(call->state->user & call->at)) {
-		if (kscribe_record_begin(event, size, &rec)) {
-			kscribe_payload(call, rec.payload, (u8 *)rec.payload + size,
-					&unreadable);
-			kscribe_record_end(&rec);
-		}
-		return;
-	}
 	buf = kscribe_scratch_get();
 	if (!buf) {
 		kscribe_event_lost(event);
@@ -237,6 +253,27 @@ static void kscribe_syscall_record(const struct kscribe_call *call)
 		kscribe_record_end(&rec);
 	}
 	kscribe_scratch_put(buf);
+}
+
+/*
+ * Record @call at @at (a constant in each hook, so that this folds). A
+ * payload of values only, the common case, is written straight into the
+ * record. Called with preemption disabled.
+ */
+static __always_inline void kscribe_syscall_record(const struct kscribe_call *call,
+						   unsigned int at)
+{
+	struct kscribe_event *event = call->state->event + (at == KSCRIBE_AT_EXIT);
+	struct kscribe_record rec __uninitialized;	/* filled by kscribe_record_begin() */
+
+	if (call->state->user & at) {
+		kscribe_syscall_record_user(call);
+		return;
+	}
+	if (kscribe_record_begin(event, call->state->fixed[at == KSCRIBE_AT_EXIT], &rec)) {
+		kscribe_put_values(call, rec.payload, at);
+		kscribe_record_end(&rec);
+	}
 }
 
 #ifdef CONFIG_MIPS
@@ -448,7 +485,7 @@ static void kscribe_sys_enter(void *data, struct pt_regs *regs, long id)
 	if (preemptible() && (call.state->user & KSCRIBE_AT_ENTRY))
 		kscribe_fault_in_strings(&call);
 	preempt_disable_notrace();
-	kscribe_syscall_record(&call);
+	kscribe_syscall_record(&call, KSCRIBE_AT_ENTRY);
 	preempt_enable_notrace();
 }
 
@@ -473,7 +510,7 @@ static void kscribe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (call.state->capped >= 0)
 		call.cap = kscribe_pending_take(&call);
 	preempt_disable_notrace();
-	kscribe_syscall_record(&call);
+	kscribe_syscall_record(&call, KSCRIBE_AT_EXIT);
 	preempt_enable_notrace();
 }
 
