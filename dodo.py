@@ -13,4 +13,5 @@ from kscribe.tasks import (  # noqa: F401
     task_provision,
     task_summary,
     task_trace,
+    task_upstream,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from kscribe.guest.trace import summary as event_summary
 from kscribe.instrument.syscalls import tables as syscall_tables
 from kscribe.kernel.tree import read_tree
 from kscribe.toolchain.select import Toolchain, select
+from kscribe.upstream.series import Series
 from kscribe.util import atomic
 
 
@@ -241,3 +242,50 @@ def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
         v.reasons.append(f"tiny-buffer trace: {e}")
         return v, None
     return v, trace
+
+
+UPSTREAM_TARGET = "sid/amd64"  # the newest Debian kernel: series are made and proven on it
+
+
+def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None = None,
+                    target: str = UPSTREAM_TARGET) -> Series:
+    """Make the plan's series ``mode`` on the base tree, write it to ``out``, and gate it."""
+    import tempfile
+
+    from kscribe.codegen import uapi
+    from kscribe.codegen.module import SYSCALL_MODULE, render_sources
+    from kscribe.upstream import base as bases
+    from kscribe.upstream import gates, plan, render, series
+    from kscribe.upstream.git import identity
+
+    the_plan = plan.load()
+    if mode not in the_plan.modes:
+        raise KscribeError(f"no mode {mode!r} in {the_plan.path} (modes: "
+                           f"{', '.join(the_plan.modes)})")
+    p = prepare(target, settings)
+    base = bases.from_checkout(tree) if tree else bases.debian_source(settings, p.resolved)
+    who = identity(base.repo)
+    abi = uapi.load()
+    work = settings.out_dir / "upstream" / mode
+    with tempfile.TemporaryDirectory(prefix="kscribe-intree-") as tmp:
+        modules = render_sources(read_tree(p.provisioned.kdir), Path(tmp), target=target,
+                                 arch=p.target.arch, syscalls=syscall_tables(p, settings))
+        src = render.Sources(build=Path(tmp),
+                             probes=tuple(m.removeprefix("kscribe_probe_") for m in modules
+                                          if m.startswith("kscribe_probe_")
+                                          and m != SYSCALL_MODULE),
+                             syscalls=SYSCALL_MODULE in modules, maintainer=who.line,
+                             release=base.release)
+        inputs = ["kernel_module/", "instrumentation/", "patches/plan.yaml",
+                  f"the headers of Debian's {p.resolved.abi} kernel ({p.resolved.version})"]
+        made = series.make(the_plan, mode, base, bases.worktree(base, work / "series"), src,
+                           who, (abi.magic, *abi.magic_range), inputs, out)
+    try:
+        applied = gates.am(base, made, work / "am")
+        gates.checkpatch(applied, made, gates.allowlist())
+    except gates.GateFailed as e:
+        atomic.write_text(out / "gate-failure.txt", e.output)
+        raise
+    finally:
+        atomic.write_json(out / "series.json", asdict(made))
+    return made

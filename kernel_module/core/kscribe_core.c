@@ -184,6 +184,12 @@ struct kscribe_scratch {
 
 static DEFINE_PER_CPU(struct kscribe_scratch, kscribe_scratch);
 
+/* Kernel addresses are recorded as 0 by the running recording: kscribe_kptr(). */
+bool kscribe_kptrs_hidden;
+EXPORT_SYMBOL_GPL(kscribe_kptrs_hidden);
+
+/* ---- older kernels: the in-tree rendering leaves this section out ---- */
+
 /*
  * ring_buffer_unlock_commit() takes the event up to 6.1 and only the buffer
  * since: call it with the arguments of the prototype at hand. This tests
@@ -212,10 +218,6 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 #ifndef kzalloc_obj
 #define kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
 #endif
-
-/* Kernel addresses are recorded as 0 by the running recording: kscribe_kptr(). */
-bool kscribe_kptrs_hidden;
-EXPORT_SYMBOL_GPL(kscribe_kptrs_hidden);
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
 

@@ -154,3 +154,23 @@ def uapi(args: argparse.Namespace, settings: Settings) -> int:
         atomic.write_text(header.HEADER, text)
         print(f"wrote {header.HEADER}")
     return 0
+
+
+def upstream(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import upstream_series
+    from kscribe.upstream.gates import GateFailed
+
+    out = args.output or settings.out_dir / "upstream" / f"{args.mode}-patches"
+    try:
+        s = upstream_series(args.mode, settings, out, tree=args.tree)
+    except GateFailed as e:
+        print(f"kscribe: upstream {args.mode}: gate failed: {e} (its output: "
+              f"{out / 'gate-failure.txt'})")
+        return 1
+    for p in s.patches:
+        cp = p.gates["checkpatch"]
+        assert isinstance(cp, dict)
+        print(f"  {p.number:2}/{len(s.patches)} {p.subject}: +{p.added} -{p.removed}, "
+              f"{p.bytes} bytes, checkpatch {cp['errors']}/{cp['warnings']}/{cp['checks']}")
+    print(f"{args.mode}: {len(s.patches)} patches on {s.base} in {out} (series.json)")
+    return 0

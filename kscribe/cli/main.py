@@ -104,6 +104,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "
                     "another target (a negative control: they must be refused)")
     sp.add_argument("--append", default="", help="extra kernel command line")
+    sp = add("upstream", commands.upstream, "make the tracer into a kernel patch series in a "
+             "posting mode of patches/plan.yaml, on a real kernel tree, and gate every patch "
+             "(git am, checkpatch)")
+    sp.add_argument("mode", help="a mode of patches/plan.yaml, e.g. bulk")
+    sp.add_argument("-o", "--output", type=Path, help="folder for the patches and "
+                    "series.json (default out/upstream/MODE-patches)")
+    sp.add_argument("--tree", type=Path, help="a kernel git checkout to use as the base, at "
+                    "its HEAD (default: Debian's source of the newest kernel)")
     add_syscall_commands(add)
     return p
 

@@ -9,6 +9,7 @@ a stable format that is parsed here.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,32 @@ def check(checkpatch: Path, path: Path, strict: bool = True) -> Report:
     argv: list[str | Path] = ["perl", checkpatch, "--no-tree", "--show-types", "-f", path]
     if strict:
         argv.insert(2, "--strict")
-    out = proc.run(argv, check=False, why="to run checkpatch.pl").stdout
+    return _report(path, proc.run(argv, check=False, why="to run checkpatch.pl").stdout)
+
+
+def check_patch(tree: Path, patch: Path) -> Report:
+    """Run the tree's own ``scripts/checkpatch.pl --strict`` on a patch, from the tree's top
+    (so that it checks SPDX tags, MAINTAINERS and commit references against the tree)."""
+    argv: list[str | Path] = ["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
+                              patch]
+    # its SPDX check runs scripts/spdxcheck.py with the python3 on PATH, which needs the
+    # ply and git modules of Debian's python3-ply and python3-git: Debian's python3 first
+    env = {**os.environ, "PATH": f"/usr/bin:{os.environ.get('PATH', '')}"}
+    r = proc.run(argv, cwd=tree, env=env, check=False, why="to run checkpatch.pl")
+    if "Traceback (most recent call last)" in r.stdout + r.stderr:
+        raise KscribeError(f"checkpatch's SPDX check (scripts/spdxcheck.py) failed on {patch}: "
+                           f"{proc.tail(r.stderr)}; run ./setup (python3-ply, python3-git)")
+    return _report(patch, r.stdout)
+
+
+def _report(path: Path, out: str) -> Report:
     m = _TOTAL.search(out)
     if m is None:
         raise KscribeError(f"checkpatch gave no total for {path}: {proc.tail(out)}")
     return Report(path=path, errors=int(m.group(1)), warnings=int(m.group(2)),
                   checks=int(m.group(3) or 0), text=out)
+
+
+def findings(report: Report) -> list[tuple[str, str]]:
+    """The (level, type) of each finding of a ``--show-types`` report, in order."""
+    return re.findall(r"^(ERROR|WARNING|CHECK):(\w+):", report.text, re.M)

@@ -1,7 +1,8 @@
 """The doit tasks behind ``dodo.py``: provision, build, boot and trace, a subtask per target.
 
 Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH`` and
-``trace:SUITE/ARCH``; ``matrix:build`` and ``matrix:boot`` run the cells of
+``trace:SUITE/ARCH``; ``upstream:MODE`` makes a patch series (patches/plan.yaml);
+``matrix:build`` and ``matrix:boot`` run the cells of
 ``ci/matrix.toml``; the default task traces the default target and prints what it saw.
 Actions are ``kscribe`` command lines, so ``doit -n N`` runs cells in parallel processes and
 every failure is the command's one-line error. A task reruns exactly when what feeds it
@@ -126,6 +127,21 @@ def task_matrix() -> Iterator[Task]:
     m = matrix_file.load()
     yield {"name": "build", "actions": None, "task_dep": [f"build:{n}" for n in m.build]}
     yield {"name": "boot", "actions": None, "task_dep": [f"boot:{n}" for n in m.boot]}
+
+
+def task_upstream() -> Iterator[Task]:
+    """Make the tracer into the patch series of a mode of patches/plan.yaml, gated."""
+    from kscribe.upstream import plan
+
+    for mode in plan.load().modes:
+        out = _settings().out_dir / "upstream" / f"{mode}-patches"
+        yield {
+            "name": mode,
+            "actions": [f"{KSCRIBE} upstream {mode} -o {shlex.quote(str(out))}"],
+            "targets": [str(out / "series.json")],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
 
 
 def _dep_file() -> str:

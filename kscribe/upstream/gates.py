@@ -1,0 +1,88 @@
+"""The gates every patch of a series passes: it applies, and checkpatch accepts it.
+
+Each gate returns a verdict per patch for ``series.json``; a failing gate names the patch,
+the check and the output (:class:`GateFailed`), so that ``kscribe upstream`` exits non-zero
+with it. Findings of the base tree's ``checkpatch.pl --strict`` fail unless
+``patches/checkpatch-allow.yaml`` lists their type with the reason reviewers are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from kscribe.config import paths
+from kscribe.errors import KscribeError
+from kscribe.kernel.checkpatch import check_patch, findings
+from kscribe.upstream.base import Base, worktree
+from kscribe.upstream.git import git
+from kscribe.upstream.series import Series
+from kscribe.util import proc, yamlspec
+
+ALLOW = paths.ROOT / "patches" / "checkpatch-allow.yaml"
+
+
+class GateFailed(KscribeError):
+    """A gate refused a patch: which patch and which check (one line), and what it said."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+@dataclass(frozen=True)
+class Allowed:
+    level: str
+    type: str
+    why: str
+
+
+def allowlist(path: Path = ALLOW) -> list[Allowed]:
+    root = yamlspec.compose(path)
+    if not isinstance(root, yaml.SequenceNode) or not root.value:
+        raise yamlspec.error(path, root, "the allowlist must be a list of findings")
+    out = []
+    for node in root.value:
+        m = {k.value: v for k, v in yamlspec.items(path, node, "an allowed finding")}
+        for key in ("type", "level", "why"):
+            if key not in m:
+                raise yamlspec.error(path, node, f"an allowed finding needs {key}:")
+        out.append(Allowed(level=yamlspec.scalar(path, m["level"], "level"),
+                           type=yamlspec.scalar(path, m["type"], "type"),
+                           why=" ".join(yamlspec.scalar(path, m["why"], "why").split())))
+    return out
+
+
+def am(base: Base, series: Series, dest: Path) -> Path:
+    """Apply every patch with ``git am`` on a fresh worktree of the base; the tree after it
+    must be the series' own tip tree."""
+    tree = worktree(base, dest)
+    for p in series.patches:
+        r = proc.run(["git", "-C", tree, "am", "-q", "--whitespace=error-all", p.file],
+                     check=False, why="to apply patches")
+        p.gates["am"] = r.returncode == 0
+        if r.returncode:
+            git(tree, "am", "--abort", check=False)
+            raise GateFailed(f"patch {p.number} ({p.subject}): git am failed: "
+                             f"{proc.tail(r.stderr or r.stdout)}", r.stderr + r.stdout)
+    if git(tree, "rev-parse", "HEAD^{tree}") != git(tree, "rev-parse", f"{series.tip}^{{tree}}"):
+        raise GateFailed("git am: the applied series differs from the one committed")
+    return tree
+
+
+def checkpatch(tree: Path, series: Series, allowed: list[Allowed]) -> None:
+    """The base tree's ``checkpatch.pl --strict`` on every patch: no error, and every other
+    finding on the allowlist."""
+    ok = {(a.level, a.type) for a in allowed}
+    for p in series.patches:
+        r = check_patch(tree, Path(p.file))
+        found = findings(r)
+        p.gates["checkpatch"] = {"errors": r.errors, "warnings": r.warnings,
+                                 "checks": r.checks,
+                                 "allowed": sorted({t for lv, t in found if (lv, t) in ok})}
+        bad = [f"{lv}:{t}" for lv, t in found if (lv, t) not in ok or lv == "ERROR"]
+        if bad or len(found) != r.errors + r.warnings + r.checks:
+            raise GateFailed(f"patch {p.number} ({p.subject}): checkpatch --strict: "
+                             f"{', '.join(bad) or 'findings without a type'}", r.text)
