@@ -255,7 +255,7 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     from kscribe.codegen import uapi
     from kscribe.codegen.module import SYSCALL_MODULE, render_sources
     from kscribe.upstream import base as bases
-    from kscribe.upstream import gates, plan, render, series
+    from kscribe.upstream import gates, intree, plan, render, series
     from kscribe.upstream.git import identity
 
     the_plan = plan.load()
@@ -283,9 +283,67 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     try:
         applied = gates.am(base, made, work / "am")
         gates.checkpatch(applied, made, gates.allowlist())
+        tc = select(settings, read_tree(p.provisioned.kdir), p.target.arch,
+                    p.target.suite.codename, p.resolved.debs["kbuild"],
+                    extra=intree.SOURCE_TREE_PACKAGES)
+        if tc.chroot is not None:
+            tc.chroot.ensure()
+            tc.binds = [work / "series"]
+        kernel = intree.Tree(path=work / "series", headers=p.provisioned.kdir,
+                             arch=p.target.arch, toolchain=tc, release=p.resolved.abi)
+        intree.gate(kernel, made, the_plan.placements[the_plan.modes[mode].placement].dir,
+                    out / "modules", out / "kscribe_test")
     except gates.GateFailed as e:
         atomic.write_text(out / "gate-failure.txt", e.output)
         raise
     finally:
         atomic.write_json(out / "series.json", asdict(made))
     return made
+
+
+def upstream_proof(mode: str, settings: Settings, series_dir: Path,
+                   target: str = UPSTREAM_TARGET) -> TraceResult:
+    """Boot the Debian kernel the series was made for with the modules built in its tree
+    (``series_dir/modules``), run the tree's selftest (``series_dir/kscribe_test``, when
+    the mode has one), record the workload, read the trace.
+
+    kscribectl and the guest workload come from the target's out-of-tree build: they are the
+    tracer's users, unchanged.
+    """
+    p = prepare(target, settings)
+    build_target(target, settings)
+    folder = outdir(settings, p.target)
+    order = [m for m in (f.stem for f in metadata.modules(folder))]
+    built = {f.stem: f for f in (series_dir / "modules").glob("*.ko")}
+    if "kscribe_core" not in built:
+        raise KscribeError(f"{series_dir}/modules: no kscribe_core.ko; run `kscribe upstream "
+                           f"{mode}` first")
+    modules = [built[m] for m in order if m in built] + \
+        [built[m] for m in sorted(built) if m not in order]
+    selftest = series_dir / "kscribe_test"
+    programs = _programs(folder, p.target.arch)
+    if selftest.is_file():
+        programs["kscribe_test"] = selftest
+    dest = settings.out_dir / "upstream" / mode / "proof"
+    dest.mkdir(parents=True, exist_ok=True)
+    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=modules, programs=programs, outdir=dest, record=DEFAULT_RECORD)
+    if not v.ok:
+        raise KscribeError(f"{mode}: the in-tree modules failed in {p.resolved.abi}: "
+                           f"{'; '.join(v.reasons)} (console: {dest / 'console.log'})")
+    layout = Layout(dest)
+    trace_dir = extract((dest / "console.log").read_text(), dest / "trace")
+    text = babeltrace(trace_dir)
+    atomic.write_text(layout.trace_txt, text)
+    events = parse(text)
+    summary = event_summary(events)
+    proof = {"target": target, "kernel": p.resolved.abi, "mode": mode, "events": len(events),
+             "per_type": summary, "boot": v.summary(), "boot_s": v.duration_s,
+             "modules": [m.name for m in modules]}
+    atomic.write_json(layout.trace_json, proof)
+    record = series_dir / "series.json"
+    if record.is_file():
+        import json
+
+        atomic.write_json(record, {**json.loads(record.read_text()), "proof": proof})
+    return TraceResult(v, trace_dir, layout.trace_txt, events, summary)

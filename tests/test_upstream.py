@@ -12,9 +12,11 @@ import pytest
 
 from kscribe.config import paths
 from kscribe.errors import KscribeError
-from kscribe.pipeline import prepare, upstream_series
-from kscribe.upstream import base, gates, plan, render
+from kscribe.pipeline import prepare, upstream_proof, upstream_series
+from kscribe.upstream import base, gates, intree, plan, render
 from kscribe.upstream.git import git, identity
+
+from .conftest import need_tool
 
 PLAN_TEXT = plan.PLAN.read_text()
 
@@ -23,6 +25,13 @@ PLAN_TEXT = plan.PLAN.read_text()
 def bulk(settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("bulk") / "patches"
     return upstream_series("bulk", settings, out), out
+
+
+@pytest.fixture(scope="module")
+def proof(bulk, settings):
+    need_tool("qemu-system-x86_64")
+    need_tool("babeltrace2")
+    return upstream_proof("bulk", settings, bulk[1])
 
 
 def _plan(tmp_path: Path, old: str, new: str) -> Path:
@@ -171,3 +180,76 @@ def test_the_command_prints_the_series_and_fails_on_a_bad_mode(env, tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("kscribe: error: no mode 'nosuchmode' in ")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_every_patch_builds_in_the_tree_as_m_y_and_n(bulk):
+    s, out = bulk
+    for p in s.patches:
+        b = p.gates["build"]
+        assert "kscribe_core" in b["m"] and "kscribe_core.o" in b["y"] and b["n"] == []
+    last = s.patches[-1].gates["build"]
+    assert "kscribe_probe_syscalls" in last["m"] and "kscribe_syscalls.o" in last["y"]
+    assert "kscribe_probe_syscalls" not in s.patches[0].gates["build"]["m"]
+    assert sorted(p.stem for p in (out / "modules").glob("*.ko")) == last["m"]
+
+
+def test_a_patch_that_breaks_the_build_fails_its_gate(bulk, settings):
+    s, _ = bulk
+    t = _tree(settings)
+    tree = t.path
+    git(tree, "checkout", "-q", "--detach", "--force", s.patches[0].commit)
+    probe = tree / "kernel/trace/kscribe/kscribe_probe_irq.c"
+    probe.write_text(probe.read_text().replace("#include", "#include <no/such/header.h>\n"
+                                               "#include", 1))
+    try:
+        with pytest.raises(gates.GateFailed, match=r"^patch 1, =m: make W=1 "
+                           r"M=kernel/trace/kscribe modules: exit 2"):
+            intree.build_commit(t, "kernel/trace/kscribe", "patch 1")
+    finally:
+        git(tree, "checkout", "-q", "--force", s.patches[0].commit)
+
+
+def test_an_orphan_file_fails_the_gate(bulk, settings):
+    s, _ = bulk
+    t = _tree(settings)
+    tree = t.path
+    git(tree, "checkout", "-q", "--detach", "--force", s.patches[0].commit)
+    extra = tree / "kernel/trace/kscribe/kscribe_extra.c"
+    extra.write_text("// SPDX-License-Identifier: GPL-2.0-only\n")
+    try:
+        assert intree.orphans(tree, "kernel/trace/kscribe") == ["kscribe_extra.c"]
+        with pytest.raises(gates.GateFailed, match="kscribe_extra.c in kernel/trace/kscribe "
+                                                   "built by no Makefile line"):
+            intree.build_commit(t, "kernel/trace/kscribe", "patch 1")
+    finally:
+        extra.unlink()
+
+
+def _tree(settings) -> intree.Tree:
+    """The series' own tree, built as the pipeline builds it."""
+    from kscribe.kernel.tree import read_tree
+    from kscribe.toolchain.select import select
+
+    p = prepare("sid/amd64", settings)
+    tree = settings.out_dir / "upstream" / "bulk" / "series"
+    tc = select(settings, read_tree(p.provisioned.kdir), p.target.arch,
+                p.target.suite.codename, p.resolved.debs["kbuild"],
+                extra=intree.SOURCE_TREE_PACKAGES)
+    tc.binds = [tree]
+    return intree.Tree(path=tree, headers=p.provisioned.kdir, arch=p.target.arch,
+                       toolchain=tc, release=p.resolved.abi)
+
+
+def test_the_in_tree_modules_trace_in_their_debian_kernel(proof, bulk):
+    s, out = bulk
+    assert proof.verdict.ok, proof.verdict.reasons
+    console = (proof.trace.parent / "console.log").read_text()
+    assert "# PASSED: 3 / 3 tests passed." in console
+    assert "KSCRIBE-RC 0 kscribe_test" in console
+    assert "kscribe: core 0.2.0 loaded (abi 3)" in console
+    names = {e.name for e in proof.events}
+    assert {"sched_switch", "syscall_entry_openat", "syscall_exit_openat"} <= names
+    data = json.loads((out / "series.json").read_text())
+    assert data["proof"]["kernel"] == "7.2.13+deb14-amd64"
+    assert sorted(data["proof"]["modules"]) == sorted(p.name for p in
+                                                      (out / "modules").glob("*.ko"))

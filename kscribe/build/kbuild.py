@@ -26,14 +26,11 @@ from kscribe.codegen.module import render_sources
 from kscribe.config.arches import Arch
 from kscribe.errors import KscribeError
 from kscribe.instrument.syscalls import SyscallTable
+from kscribe.kernel.diagnostics import count_diagnostics
 from kscribe.kernel.tree import KernelTree
 from kscribe.toolchain.select import Toolchain
 from kscribe.util import atomic, log, proc
 from kscribe.util.digest import sha256_file
-
-_DIAG = re.compile(r"^(?P<loc>[^\s:]+:\d+(?::\d+)?): (?P<kind>warning|error|fatal error): ", re.M)
-_KBUILD_WARN = re.compile(r"^WARNING: ", re.M)
-_KBUILD_ERR = re.compile(r"^(?:ERROR: |make(?:\[\d+\])?: \*\*\* )", re.M)
 
 # Environment of every build: fixed so that two builds give the same bytes.
 REPRODUCIBLE_ENV = {
@@ -71,25 +68,6 @@ def make_argv(tree: KernelTree, arch: Arch, src: Path, tc: Toolchain,
     if tc.cross_compile:
         argv.append(f"CROSS_COMPILE={tc.cross_compile}")
     return argv + ["modules"]
-
-
-def count_diagnostics(log_text: str) -> tuple[int, int, list[str]]:
-    """(warnings, errors, first error lines) of a build log."""
-    warnings = errors = 0
-    first: list[str] = []
-    for m in _DIAG.finditer(log_text):
-        if m.group("kind") == "warning":
-            warnings += 1
-        else:
-            errors += 1
-            first.append(log_text[m.start():log_text.find("\n", m.start())])
-    warnings += len(_KBUILD_WARN.findall(log_text))
-    kb_errors = [log_text[m.start():log_text.find("\n", m.start())]
-                 for m in _KBUILD_ERR.finditer(log_text)]
-    if not errors:
-        errors += len([e for e in kb_errors if not e.startswith("make")])
-        first += kb_errors
-    return warnings, errors, first
 
 
 def _first_message(log_text: str) -> str:

@@ -173,4 +173,11 @@ def upstream(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {p.number:2}/{len(s.patches)} {p.subject}: +{p.added} -{p.removed}, "
               f"{p.bytes} bytes, checkpatch {cp['errors']}/{cp['warnings']}/{cp['checks']}")
     print(f"{args.mode}: {len(s.patches)} patches on {s.base} in {out} (series.json)")
+    if args.no_proof:
+        return 0
+    from kscribe.pipeline import upstream_proof
+
+    r = upstream_proof(args.mode, settings, out)
+    print(f"{args.mode}: proof: {r.verdict.summary()}; {len(r.events)} events read by "
+          f"babeltrace2 ({r.trace})")
     return 0

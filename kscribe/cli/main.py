@@ -105,13 +105,15 @@ def parser() -> argparse.ArgumentParser:
                     "another target (a negative control: they must be refused)")
     sp.add_argument("--append", default="", help="extra kernel command line")
     sp = add("upstream", commands.upstream, "make the tracer into a kernel patch series in a "
-             "posting mode of patches/plan.yaml, on a real kernel tree, and gate every patch "
-             "(git am, checkpatch)")
+             "posting mode of patches/plan.yaml, on a real kernel tree; gate every patch (git "
+             "am, checkpatch, W=1 builds as m, y and n), then boot the result in its kernel")
     sp.add_argument("mode", help="a mode of patches/plan.yaml, e.g. bulk")
     sp.add_argument("-o", "--output", type=Path, help="folder for the patches and "
                     "series.json (default out/upstream/MODE-patches)")
     sp.add_argument("--tree", type=Path, help="a kernel git checkout to use as the base, at "
                     "its HEAD (default: Debian's source of the newest kernel)")
+    sp.add_argument("--no-proof", action="store_true", help="do not boot the in-tree "
+                    "modules in the Debian kernel (the proof: selftest, workload traced)")
     add_syscall_commands(add)
     return p
 

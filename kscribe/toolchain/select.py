@@ -63,13 +63,14 @@ class Toolchain:
 
 
 def select(settings: Settings, tree: KernelTree, arch: Arch, codename: str | None,
-           kbuild: Deb | None, mode: str = "auto") -> Toolchain:
+           kbuild: Deb | None, mode: str = "auto", extra: tuple[str, ...] = ()) -> Toolchain:
     """The toolchain for ``tree`` (built for ``arch``, from suite ``codename``).
 
     ``mode`` "host" insists on the host, "chroot" on a chroot of ``codename``; "auto" takes
     the host when it has the kernel's gcc major version and can run the tree's kbuild
     programs, and a chroot otherwise. A host that should have the compiler (same Debian
-    release as the kernel) but lacks it gets an error with the install command.
+    release as the kernel) but lacks it gets an error with the install command. ``extra``
+    packages go into a chroot besides the compiler's (a kernel source tree needs more).
     """
     if mode not in MODES:
         raise KscribeError(f"unknown toolchain mode {mode!r}: use one of {', '.join(MODES)}")
@@ -88,7 +89,7 @@ def select(settings: Settings, tree: KernelTree, arch: Arch, codename: str | Non
         raise KscribeError("a chroot toolchain needs a Debian target, not --kdir")
     # perl: W=1 runs scripts/kernel-doc, which needs more than minbase's perl-base;
     # the kbuild package's own dependencies are the libraries its programs link to
-    packages = ["make", "perl", package]
+    packages = ["make", "perl", package, *extra]
     packages += [d for d in (kbuild.depends if kbuild else ()) if not d.startswith("libc6")]
     if tree.enabled("DEBUG_INFO_BTF_MODULES"):
         packages.append(hosttools.package_of("pahole"))
