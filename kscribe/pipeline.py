@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -192,17 +193,22 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     """
     v, run = guest_run(name, settings, "trace-boot", append=append,
                        record=record or DEFAULT_RECORD)
-    layout = Layout(run.parent)
     if not v.ok:
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
+    return _read_trace(v, run, Layout(run.parent), {"target": name})
+
+
+def _read_trace(v: Verdict, run: Path, layout: Layout, about: dict[str, Any]) -> TraceResult:
+    """The trace a passed boot sent over its console, read with babeltrace2; its events per
+    type go to ``trace.json`` with ``about``."""
     trace_dir = extract((run / "console.log").read_text(), layout.folder / "trace")
     text = babeltrace(trace_dir)
     atomic.write_text(layout.trace_txt, text)
     events = parse(text)
     summary = event_summary(events)
-    atomic.write_json(layout.trace_json, {"target": name, "events": len(events),
-                                          "per_type": summary, "boot": v.summary()})
+    atomic.write_json(layout.trace_json, {**about, "events": len(events), "per_type": summary,
+                                          "boot": v.summary()})
     return TraceResult(v, trace_dir, layout.trace_txt, events, summary)
 
 
@@ -267,6 +273,7 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     who = identity(base.repo)
     abi = uapi.load()
     work = settings.out_dir / "upstream" / mode
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kscribe-intree-") as tmp:
         modules = render_sources(read_tree(p.provisioned.kdir), Path(tmp), target=target,
                                  arch=p.target.arch, syscalls=syscall_tables(p, settings))
@@ -280,9 +287,16 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
                   f"the headers of Debian's {p.resolved.abi} kernel ({p.resolved.version})"]
         made = series.make(the_plan, mode, base, bases.worktree(base, work / "series"), src,
                            who, (abi.magic, *abi.magic_range), inputs, out)
+    made.seconds["generate"] = round(time.monotonic() - started, 1)
     try:
+        started = time.monotonic()
         applied = gates.am(base, made, work / "am")
         gates.checkpatch(applied, made, gates.allowlist())
+        where = {**the_plan.maintainers,
+                 **the_plan.placements[the_plan.modes[mode].placement].maintainers}
+        gates.maintainers(applied, made, where["title"], [who.line, where["list"]])
+        made.seconds["am_checkpatch"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
         tc = select(settings, read_tree(p.provisioned.kdir), p.target.arch,
                     p.target.suite.codename, p.resolved.debs["kbuild"],
                     extra=intree.SOURCE_TREE_PACKAGES)
@@ -293,6 +307,7 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
                              arch=p.target.arch, toolchain=tc, release=p.resolved.abi)
         intree.gate(kernel, made, the_plan.placements[the_plan.modes[mode].placement].dir,
                     out / "modules", out / "kscribe_test")
+        made.seconds["build"] = round(time.monotonic() - started, 1)
     except gates.GateFailed as e:
         atomic.write_text(out / "gate-failure.txt", e.output)
         raise
@@ -331,19 +346,14 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path,
     if not v.ok:
         raise KscribeError(f"{mode}: the in-tree modules failed in {p.resolved.abi}: "
                            f"{'; '.join(v.reasons)} (console: {dest / 'console.log'})")
-    layout = Layout(dest)
-    trace_dir = extract((dest / "console.log").read_text(), dest / "trace")
-    text = babeltrace(trace_dir)
-    atomic.write_text(layout.trace_txt, text)
-    events = parse(text)
-    summary = event_summary(events)
-    proof = {"target": target, "kernel": p.resolved.abi, "mode": mode, "events": len(events),
-             "per_type": summary, "boot": v.summary(), "boot_s": v.duration_s,
-             "modules": [m.name for m in modules]}
-    atomic.write_json(layout.trace_json, proof)
+    about = {"target": target, "kernel": p.resolved.abi, "mode": mode,
+             "boot_s": v.duration_s, "modules": [m.name for m in modules]}
+    r = _read_trace(v, dest, Layout(dest), about)
     record = series_dir / "series.json"
     if record.is_file():
         import json
 
+        proof = {**about, "events": len(r.events), "per_type": r.summary,
+                 "boot": v.summary()}
         atomic.write_json(record, {**json.loads(record.read_text()), "proof": proof})
-    return TraceResult(v, trace_dir, layout.trace_txt, events, summary)
+    return r

@@ -98,6 +98,11 @@ def test_bulk_is_two_patches_that_apply_and_pass_checkpatch(bulk, settings):
     added = sum(p.added for p in s.patches)
     assert 8_000 < added < 12_000, added
     assert set(s.sloc) == {f.name for f in plan.load().facets}
+    # every file the series adds was asked about: all it touches but the six it changes
+    # (MAINTAINERS, two Kconfig/Makefile hook-ups, the trace index, the ioctl table and the
+    # selftests' Makefile)
+    touched = {f for p in s.patches for f in p.files}
+    assert s.gates["maintainers"] == {"files": len(touched) - 6, "self_test": []}
     data = json.loads((out / "series.json").read_text())
     assert [p["subject"] for p in data["patches"]] == [p.subject for p in s.patches]
     assert data["base"] == "debian/7.2.13-1" and data["base_commit"] == s.base_commit
@@ -253,3 +258,84 @@ def test_the_in_tree_modules_trace_in_their_debian_kernel(proof, bulk):
     assert data["proof"]["kernel"] == "7.2.13+deb14-amd64"
     assert sorted(data["proof"]["modules"]) == sorted(p.name for p in
                                                       (out / "modules").glob("*.ko"))
+
+
+@pytest.fixture(scope="module")
+def sources(settings, tmp_path_factory):
+    """The tracer's files for the base kernel, as the pipeline renders them."""
+    from kscribe.codegen.module import render_sources
+    from kscribe.instrument.syscalls import tables
+    from kscribe.kernel.tree import read_tree
+
+    p = prepare("sid/amd64", settings)
+    build = tmp_path_factory.mktemp("intree-sources")
+    modules = render_sources(read_tree(p.provisioned.kdir), build, target="sid/amd64",
+                             arch=p.target.arch, syscalls=tables(p, settings))
+    probes = tuple(m.removeprefix("kscribe_probe_") for m in modules
+                   if m.startswith("kscribe_probe_") and m != "kscribe_probe_syscalls")
+    b = base.debian_source(settings, p.resolved)
+    return render.Sources(build=build, probes=probes, syscalls=True,
+                          maintainer="A Tester <tester@example.org>", release=b.release), b
+
+
+def _state(sources, mode: str, facets: list[str]) -> render.State:
+    src, b = sources
+    p = plan.load()
+
+    def base_file(path: str) -> str:
+        return git(b.repo, "show", f"{b.commit}:{path}") + "\n"
+
+    return render.state(p, src, p.placements[p.modes[mode].placement], facets, base_file,
+                        ("J", 0x00, 0x1F))
+
+
+def test_staging_has_its_todo_and_no_ioctl_row(sources):
+    st = _state(sources, "staging", ["core", "probes", "syscalls", "docs", "selftest"])
+    todo = st.files["drivers/staging/kscribe/TODO"]
+    assert "Greg Kroah-Hartman" in todo and "linux-staging@lists.linux.dev" in todo
+    assert render.IOCTL_TABLE not in st.files   # ioctl-number.rst excludes staging
+    kconfig = st.files["drivers/staging/Kconfig"].split("\n")
+    at = kconfig.index('source "drivers/staging/kscribe/Kconfig"')
+    assert "endif # STAGING" in kconfig[at + 1:] and "if STAGING" in kconfig[:at]
+    assert st.files["drivers/staging/Makefile"].rstrip().endswith(
+        "obj-$(CONFIG_KSCRIBE) += kscribe/")
+    maint = st.files["MAINTAINERS"]
+    assert "STAGING - KSCRIBE TRACER\nM:\tA Tester <tester@example.org>\n" \
+           "L:\tlinux-staging@lists.linux.dev\n" in maint
+    assert "kernel/trace/kscribe" not in "".join(st.files)
+
+
+def test_each_facet_state_has_only_its_own_files(sources):
+    core = _state(sources, "facets", ["core"])
+    assert set(core.facet_of.values()) == {"core"}
+    assert "kscribe_probe_sched" not in core.files["kernel/trace/kscribe/Makefile"]
+    assert "config KSCRIBE_PROBE" not in core.files["kernel/trace/kscribe/Kconfig"]
+    assert "Documentation/trace/index.rst" not in core.files
+    maint = core.files["MAINTAINERS"].split("KSCRIBE TRACER\n", 1)[1].split("\n\n")[0]
+    assert "Documentation/trace/kscribe.rst" not in maint   # no F: for a file not there yet
+    more = _state(sources, "facets", ["core", "probes", "syscalls"])
+    assert "obj-$(CONFIG_KSCRIBE_PROBE_SYSCALLS) += kscribe_probe_syscalls.o" in \
+        more.files["kernel/trace/kscribe/Makefile"]
+    assert set(more.files) > set(core.files)
+
+
+def test_a_maintainers_section_the_kernel_finds_wrong_fails_its_gate(bulk, settings):
+    s, _ = bulk
+    tree = settings.out_dir / "upstream" / "bulk" / "am"
+    path = tree / "MAINTAINERS"
+    good = path.read_text()
+    entry = [identity(paths.ROOT).line, "linux-trace-kernel@vger.kernel.org"]
+    try:
+        # a pattern that matches nothing: the kernel's own self-test says so
+        path.write_text(good.replace("F:\tkernel/trace/kscribe/\n",
+                                     "F:\tkernel/trace/kscribe/\nF:\tkernel/trace/nope/\n", 1))
+        with pytest.raises(gates.GateFailed, match="^MAINTAINERS section KSCRIBE TRACER: "):
+            gates.maintainers(tree, s, "KSCRIBE TRACER", entry)
+        # a file the section does not cover
+        path.write_text(good.replace("F:\tkernel/trace/kscribe/\n", "F:\tkernel/trace/kscribe/"
+                                     "kscribe_core.c\n", 1))
+        with pytest.raises(gates.GateFailed, match="get_maintainer.pl sends kernel/trace/"
+                                                   "kscribe/Kconfig"):
+            gates.maintainers(tree, s, "KSCRIBE TRACER", entry)
+    finally:
+        path.write_text(good)

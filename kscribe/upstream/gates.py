@@ -8,6 +8,7 @@ with it. Findings of the base tree's ``checkpatch.pl --strict`` fail unless
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def am(base: Base, series: Series, dest: Path) -> Path:
             git(tree, "am", "--abort", check=False)
             raise GateFailed(f"patch {p.number} ({p.subject}): git am failed: "
                              f"{proc.tail(r.stderr or r.stdout)}", r.stderr + r.stdout)
-    if git(tree, "rev-parse", "HEAD^{tree}") != git(tree, "rev-parse", f"{series.tip}^{{tree}}"):
+    if git(tree, "rev-parse", "HEAD^{tree}") != series.tip_tree:
         raise GateFailed("git am: the applied series differs from the one committed")
     return tree
 
@@ -86,3 +87,36 @@ def checkpatch(tree: Path, series: Series, allowed: list[Allowed]) -> None:
         if bad or len(found) != r.errors + r.warnings + r.checks:
             raise GateFailed(f"patch {p.number} ({p.subject}): checkpatch --strict: "
                              f"{', '.join(bad) or 'findings without a type'}", r.text)
+
+
+def maintainers(tree: Path, series: Series, section: str, entry: list[str]) -> None:
+    """The tree's own get_maintainer.pl: every file the series adds goes to the new section
+    (``entry``: its M: and L: lines), and the section passes the script's self-test."""
+    script = ["perl", "scripts/get_maintainer.pl"]
+    added = git(tree, "diff", "--name-only", "--diff-filter=A", f"{series.base_commit}..HEAD")
+    unrouted = []
+    for path in added.split("\n"):
+        r = proc.run([*script, "--nogit", "--nogit-fallback", "--nogit-chief-penguins",
+                      "--norolestats", "-f", path], cwd=tree, check=False,
+                     why="to check where patches go")
+        if not all(e in r.stdout.splitlines() for e in entry):
+            unrouted.append(path)
+    if unrouted:
+        raise GateFailed(f"get_maintainer.pl sends {', '.join(unrouted)} elsewhere than "
+                         f"{section}")
+    # the script's section self-test (its pattern self-test walks every F: of the file for
+    # minutes; the new section's own patterns are checked here instead)
+    r = proc.run([*script, "--self-test=sections"], cwd=tree, check=False,
+                 why="to check the MAINTAINERS section")
+    lines = (tree / "MAINTAINERS").read_text().split("\n")
+    first = lines.index(section) + 1
+    last = lines.index("", first)
+    at = [(re.match(r"^\./MAINTAINERS:(\d+): ", ln), ln)
+          for ln in (r.stdout + r.stderr).splitlines()]
+    found = [ln for m, ln in at if m and first <= int(m.group(1)) <= last]
+    found += [f"./MAINTAINERS:{first + 1 + i}: warning: no file matches\t{ln}"
+              for i, ln in enumerate(lines[first:last])
+              if ln.startswith("F:\t") and not list(tree.glob(ln[3:].rstrip("/")))]
+    series.gates["maintainers"] = {"files": len(added.split("\n")), "self_test": found}
+    if found:
+        raise GateFailed(f"MAINTAINERS section {section}: {found[0]}", "\n".join(found))

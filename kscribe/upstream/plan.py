@@ -43,6 +43,9 @@ class Placement:
     dir: str
     prefix: str
     hookups: tuple[Hookup, ...]
+    maintainers: dict[str, str]            # overrides of the plan's MAINTAINERS fields
+    ioctl_row: bool                        # ioctl-number.rst lists no staging ioctls
+    files: dict[str, str]                  # {dir}/NAME -> patches/files/SOURCE
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,8 @@ def load(path: Path = PLAN) -> Plan:
 
 
 def _placement(r: _Reader, name: str, node: yaml.Node, prefix: str) -> Placement:
-    m = r.map(node, f"placement.{name}", {"dir", "hookups"}, frozenset({"prefix"}))
+    m = r.map(node, f"placement.{name}", {"dir", "hookups"},
+              frozenset({"prefix", "maintainers", "ioctl_row", "files"}))
     hookups = []
     for h in r.seq(m["hookups"], f"placement.{name}.hookups"):
         hm = r.map(h, "a hook-up", {"file", "line"}, frozenset({"after", "before", "append"}))
@@ -185,9 +189,17 @@ def _placement(r: _Reader, name: str, node: yaml.Node, prefix: str) -> Placement
         hookups.append(Hookup(file=r.string(hm["file"], "file"), line=r.string(hm["line"], "line"),
                               after=r.string(hm["after"], "after") if "after" in hm else None,
                               before=r.string(hm["before"], "before") if "before" in hm else None))
+    over = {k.value: r.string(v, f"maintainers.{k.value}") for k, v in
+            yamlspec.items(r.path, m["maintainers"], "maintainers")} if "maintainers" in m else {}
+    files = {k.value: r.string(v, f"files.{k.value}") for k, v in
+             yamlspec.items(r.path, m["files"], "files")} if "files" in m else {}
+    ioctl = r.string(m["ioctl_row"], "ioctl_row") if "ioctl_row" in m else "true"
+    if ioctl not in ("true", "false"):
+        raise r.error(m["ioctl_row"], "ioctl_row must be true or false")
     return Placement(name=name, dir=r.string(m["dir"], "dir"),
                      prefix=r.string(m["prefix"], "prefix") if "prefix" in m else prefix,
-                     hookups=tuple(hookups))
+                     hookups=tuple(hookups), maintainers=over, ioctl_row=ioctl == "true",
+                     files=files)
 
 
 def _facet(r: _Reader, node: yaml.Node, before: list[str]) -> Facet:

@@ -146,6 +146,8 @@ def _new_files(plan: Plan, src: Sources, placement: Placement, kind: str) -> dic
         out = {f"{d}/{name}": apply_edits(plan, rel, (src.build / name).read_text(), src.release)
                for rel, name in CORE_FILES.items() if not name.startswith("include/")}
         out[UAPI] = (src.build / "include/uapi/linux/kscribe.h").read_text()
+        out.update({f"{d}/{name}": (FILES / source).read_text()
+                    for name, source in placement.files.items()})
         return out
     if kind == "probes":
         return {f"{d}/kscribe_probe_{s}.c": (src.build / f"kscribe_probe_{s}.c").read_text()
@@ -180,9 +182,10 @@ def _hook(hookup: Hookup, where: str, text: str) -> str:
     return insert(text, hookup, where)
 
 
-def maintainers(text: str, plan: Plan, src: Sources, entries: list[str]) -> str:
+def maintainers(text: str, plan: Plan, src: Sources, entries: list[str],
+                placement: Placement) -> str:
     """MAINTAINERS with the tracer's section, in its alphabetical place."""
-    m = plan.maintainers
+    m = {**plan.maintainers, **placement.maintainers}
     section = "\n".join([m["title"], f"M:\t{src.maintainer}", f"L:\t{m['list']}",
                          f"S:\t{m['status']}", *(f"F:\t{e}" for e in sorted(entries))]) + "\n"
     lines = text.split("\n")
@@ -238,7 +241,8 @@ def state(plan: Plan, src: Sources, placement: Placement, facets: list[str],
         edit(h.file, functools.partial(_hook, h, str(plan.path)))
     entries = [f"{d}/", UAPI] + ([DOC] if "docs" in kinds else []) + \
         ([f"{SELFTEST}/"] if "selftest" in kinds else [])
-    edit("MAINTAINERS", lambda t: maintainers(t, plan, src, entries))
-    edit(IOCTL_TABLE, lambda t: ioctl_row(t, plan, *abi))
+    edit("MAINTAINERS", lambda t: maintainers(t, plan, src, entries, placement))
+    if placement.ioctl_row:
+        edit(IOCTL_TABLE, lambda t: ioctl_row(t, plan, *abi))
     st.files.update(changed)
     return st

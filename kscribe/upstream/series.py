@@ -45,10 +45,12 @@ class Series:
     base_commit: str
     change_id: str
     tip: str
+    tip_tree: str          # the tree object of the tip: what git am must arrive at
     patches: list[Patch]
     sloc: dict[str, int]
     inputs: list[str]
     gates: dict[str, object] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _message(plan: Plan, mode: Mode, i: int, who: Identity) -> str:
@@ -134,7 +136,8 @@ def _format(plan: Plan, mode: Mode, base: Base, tree: Path, out: Path, cid: str,
                                  bytes=(tmp / name).stat().st_size))
         series = Series(mode=mode.name, placement=mode.placement,
                         base=base.tag or base.commit, base_commit=base.commit, change_id=cid,
-                        tip=tip, patches=patches, sloc=sizes, inputs=inputs)
+                        tip=tip, tip_tree=git(tree, "rev-parse", f"{tip}^{{tree}}"),
+                        patches=patches, sloc=sizes, inputs=inputs)
         cover = tmp / files[0]
         cover.write_text(_cover(cover.read_text(), plan, mode, series, base, who))
     for p in patches:
