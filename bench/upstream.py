@@ -1,12 +1,13 @@
 """The upstream series of every mode of patches/plan.yaml: made, gated and proven, with figures.
 
-For each mode (or those given): patches, lines added, the largest patch in bytes, checkpatch
-totals, per-patch build results (CONFIG_KSCRIBE=m, =y, =n, W=1), the time to generate, to
-apply and check, to build, and the proof's boot in the Debian kernel. The goals of the
-upstreaming plan are checked on the way: the whole tracer under 12k added lines, no patch
-over 300 kB, at most 15 patches per posting.
+For each mode (or those given) and each ABI choice (keep, new; or the one given): patches,
+lines added, the largest patch in bytes, checkpatch totals, per-patch build results
+(CONFIG_KSCRIBE=m, =y, =n, W=1), the exports and their in-tree users, the uapi header test,
+the time to generate, to apply and check, to build, and the proof's boot in the Debian
+kernel. The goals of the upstreaming plan are checked on the way: the whole tracer under
+12k added lines, no patch over 300 kB, at most 15 patches per posting.
 
-Run: .venv/bin/python bench/upstream.py [MODE...]
+Run: .venv/bin/python bench/upstream.py [--abi keep|new] [MODE...]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import sys
 
 from kscribe.config.settings import Settings
-from kscribe.pipeline import upstream_proof, upstream_series
+from kscribe.pipeline import ABI_CHOICES, upstream_label, upstream_proof, upstream_series
 from kscribe.upstream import plan
 
 MAX_LINES = 12_000
@@ -26,27 +27,38 @@ MAX_PATCHES = 15
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("modes", nargs="*", help="modes to run (default: all of the plan)")
+    ap.add_argument("--abi", choices=ABI_CHOICES, help="only this ABI choice (default: both)")
     args = ap.parse_args()
     settings = Settings.from_env()
-    modes = args.modes or list(plan.load().modes)
+    runs = [(mode, abi) for mode in args.modes or list(plan.load().modes)
+            for abi in ([args.abi] if args.abi else ABI_CHOICES)]
     met = True
-    for mode in modes:
-        out = settings.out_dir / "upstream" / f"{mode}-patches"
-        s = upstream_series(mode, settings, out)
-        proof = upstream_proof(mode, settings, out)
+    for mode, abi in runs:
+        label = upstream_label(mode, abi)
+        out = settings.out_dir / "upstream" / f"{label}-patches"
+        s = upstream_series(mode, settings, out, abi=abi)
+        proof = upstream_proof(mode, settings, out, abi=abi)
         added = sum(p.added for p in s.patches)
         largest = max(s.patches, key=lambda p: p.bytes)
         totals = [sum(p.gates["checkpatch"][k] for p in s.patches)  # type: ignore[index]
                   for k in ("errors", "warnings", "checks")]
-        print(f"{mode}: {len(s.patches)} patches on {s.base}, +{added} lines, largest "
+        print(f"{label}: {len(s.patches)} patches on {s.base}, ioctls {s.abi['magic']!r} "
+              f"{s.abi['first']:02X}-{s.abi['last']:02X} ABI {s.abi['version']}, +{added} "
+              f"lines, largest "
               f"{largest.bytes} bytes (patch {largest.number}), checkpatch "
               f"{totals[0]}/{totals[1]}/{totals[2]} (errors/warnings/checks; warnings allowed: "
-              f"{sorted({a for p in s.patches for a in p.gates['checkpatch']['allowed']})})")
+              f"{sorted({a for p in s.patches for a in p.gates['checkpatch']['allowed']})})")  # type: ignore[index]
         for p in s.patches:
-            b = p.gates["build"]
+            b: dict = p.gates["build"]  # type: ignore[assignment]
             print(f"  {p.number:2} {p.subject[:60]:60} +{p.added:5} {p.bytes:7} B  "
                   f"m {len(b['m'])} modules {b['m_s']:5.1f} s, y {len(b['y'])} objects "
                   f"{b['y_s']:5.1f} s, n {len(b['n'])} {b['n_s']:5.1f} s")
+        if s.out_of_tree:
+            print(f"  out of tree, built against the tree: {len(s.out_of_tree)} modules")
+        uapi: dict = s.gates["uapi"]  # type: ignore[assignment]
+        exports: dict = s.gates["exports"]  # type: ignore[assignment]
+        print(f"  exports, each with an in-tree user: {len(exports)}; uapi header test: "
+              f"{uapi['headers_tested']} headers, {uapi['s']} s")
         print(f"  seconds: generate {s.seconds['generate']}, git am + checkpatch "
               f"{s.seconds['am_checkpatch']}, builds {s.seconds['build']}; proof: "
               f"{proof.verdict.summary()}, {len(proof.events)} events")

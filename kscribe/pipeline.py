@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from kscribe.build import guest_programs, metadata
 from kscribe.build.kbuild import BuildResult, build
+from kscribe.config import paths
 from kscribe.config.arches import Arch, get_arch, host_arch
 from kscribe.config.settings import Settings
 from kscribe.config.target import Target, parse_target
@@ -24,7 +26,7 @@ from kscribe.debian.provision import Provisioned, provision
 from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
 from kscribe.guest import stress
-from kscribe.guest.console import Verdict, payload
+from kscribe.guest.console import Verdict, checks, payload
 from kscribe.guest.qemu import boot
 from kscribe.guest.trace import Event as TraceEvent
 from kscribe.guest.trace import babeltrace, extract, parse
@@ -250,50 +252,95 @@ def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
     return v, trace
 
 
+def uapi_version(include: Path) -> int:
+    """KSCRIBE_ABI_VERSION of the uapi header under ``include`` (``uapi/linux/kscribe.h``)."""
+    header = include / "uapi" / "linux" / "kscribe.h"
+    m = re.search(r"^#define KSCRIBE_ABI_VERSION\s+(\d+)$", header.read_text(), re.M)
+    if m is None:
+        raise KscribeError(f"{header}: no KSCRIBE_ABI_VERSION")
+    return int(m.group(1))
+
+
+def _refused(console: str, tool: str) -> str:
+    """Why the guest did not show ``tool version`` refused with ENOTTY ('' if it did)."""
+    rc = checks(console).get("earlier-abi-rc")
+    if rc is None:
+        return f"{tool} version: never ran"
+    if rc == "0" or "kscribectl: KSCRIBE_IOCTL_VERSION: Inappropriate ioctl for device" \
+            not in console:
+        return f"{tool} version: exit {rc}, not refused with ENOTTY"
+    return ""
+
+
 UPSTREAM_TARGET = "sid/amd64"  # the newest Debian kernel: series are made and proven on it
+ABI_CHOICES = ("keep", "new")
+
+
+def upstream_label(mode: str, abi: str) -> str:
+    """The name of a series' folders: the mode, and the ABI choice when it is not ``keep``."""
+    return mode if abi == "keep" else f"{mode}-abi-{abi}"
 
 
 def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None = None,
-                    target: str = UPSTREAM_TARGET) -> Series:
-    """Make the plan's series ``mode`` on the base tree, write it to ``out``, and gate it."""
+                    abi: str = "keep", target: str = UPSTREAM_TARGET) -> Series:
+    """Make the plan's series ``mode`` on the base tree, write it to ``out``, and gate it.
+
+    ``abi`` ``keep`` registers today's ioctl block; ``new`` moves the ABI to a free block of
+    the base tree as the next ABI version.
+    """
     import tempfile
 
     from kscribe.codegen import uapi
     from kscribe.codegen.module import SYSCALL_MODULE, render_sources
     from kscribe.upstream import base as bases
-    from kscribe.upstream import gates, intree, plan, render, series
-    from kscribe.upstream.git import identity
+    from kscribe.upstream import gates, intree, ioctls, plan, render, series
+    from kscribe.upstream.git import git, identity
 
     the_plan = plan.load()
     if mode not in the_plan.modes:
         raise KscribeError(f"no mode {mode!r} in {the_plan.path} (modes: "
                            f"{', '.join(the_plan.modes)})")
+    if abi not in ABI_CHOICES:
+        raise KscribeError(f"--abi {abi!r}: choose {' or '.join(ABI_CHOICES)}")
     p = prepare(target, settings)
     base = bases.from_checkout(tree) if tree else bases.debian_source(settings, p.resolved)
     who = identity(base.repo)
-    abi = uapi.load()
-    work = settings.out_dir / "upstream" / mode
+    the_abi = uapi.load()
+    block = today = ioctls.Block(the_abi.magic, *the_abi.magic_range)
+    if abi == "new":
+        table = git(base.repo, "show", f"{base.commit}:{ioctls.TABLE}")
+        block = ioctls.free_block(table, the_plan.ioctl_new_size, the_plan.ioctl_new_magics,
+                                  avoid=block)
+        the_abi = uapi.renumbered(the_abi, block.magic, block.first, block.last)
+    placement = the_plan.placements[the_plan.modes[mode].placement]
+    work = settings.out_dir / "upstream" / upstream_label(mode, abi)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kscribe-intree-") as tmp:
-        modules = render_sources(read_tree(p.provisioned.kdir), Path(tmp), target=target,
-                                 arch=p.target.arch, syscalls=syscall_tables(p, settings))
+        # in a tree the tables are of its architecture, not of a Debian target
+        modules = render_sources(read_tree(p.provisioned.kdir), Path(tmp),
+                                 target=p.target.arch.kbuild_arch, arch=p.target.arch,
+                                 syscalls=syscall_tables(p, settings))
         src = render.Sources(build=Path(tmp),
                              probes=tuple(m.removeprefix("kscribe_probe_") for m in modules
                                           if m.startswith("kscribe_probe_")
                                           and m != SYSCALL_MODULE),
-                             syscalls=SYSCALL_MODULE in modules, maintainer=who.line,
-                             release=base.release)
+                             syscalls=SYSCALL_MODULE in modules, uapi=uapi.render(the_abi),
+                             maintainer=who.line, release=base.release)
         inputs = ["kernel_module/", "instrumentation/", "patches/plan.yaml",
                   f"the headers of Debian's {p.resolved.abi} kernel ({p.resolved.version})"]
         made = series.make(the_plan, mode, base, bases.worktree(base, work / "series"), src,
-                           who, (abi.magic, *abi.magic_range), inputs, out)
+                           who, block, the_abi.abi_version, inputs, out,
+                           moved_from=today if abi == "new" else None)
+        outside = work / "outside"
+        shutil.rmtree(outside, ignore_errors=True)
+        for name, text in render.outside(src, placement, made.out_of_tree).items():
+            atomic.write_text(outside / name, text)
     made.seconds["generate"] = round(time.monotonic() - started, 1)
     try:
         started = time.monotonic()
         applied = gates.am(base, made, work / "am")
         gates.checkpatch(applied, made, gates.allowlist())
-        where = {**the_plan.maintainers,
-                 **the_plan.placements[the_plan.modes[mode].placement].maintainers}
+        where = {**the_plan.maintainers, **placement.maintainers}
         gates.maintainers(applied, made, where["title"], [who.line, where["list"]])
         made.seconds["am_checkpatch"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
@@ -302,11 +349,13 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
                     extra=intree.SOURCE_TREE_PACKAGES)
         if tc.chroot is not None:
             tc.chroot.ensure()
-            tc.binds = [work / "series"]
+            tc.binds = [work / "series", outside]
         kernel = intree.Tree(path=work / "series", headers=p.provisioned.kdir,
                              arch=p.target.arch, toolchain=tc, release=p.resolved.abi)
-        intree.gate(kernel, made, the_plan.placements[the_plan.modes[mode].placement].dir,
-                    out / "modules", out / "kscribe_test")
+        intree.gate(kernel, made, placement.dir,
+                    intree.Outputs(modules=out / "modules", include=out / "include",
+                                   selftest=out / "kscribe_test"),
+                    outside if made.out_of_tree else None)
         made.seconds["build"] = round(time.monotonic() - started, 1)
     except gates.GateFailed as e:
         atomic.write_text(out / "gate-failure.txt", e.output)
@@ -316,15 +365,18 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     return made
 
 
-def upstream_proof(mode: str, settings: Settings, series_dir: Path,
+def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "keep",
                    target: str = UPSTREAM_TARGET) -> TraceResult:
-    """Boot the Debian kernel the series was made for with the modules built in its tree
-    (``series_dir/modules``), run the tree's selftest (``series_dir/kscribe_test``, when
-    the mode has one), record the workload, read the trace.
+    """Boot the Debian kernel the series was made for with the modules built in and against
+    its tree (``series_dir/modules``), run the tree's selftest (``series_dir/kscribe_test``,
+    when the mode has one), record the workload, read the trace.
 
     kscribectl and the guest workload come from the target's out-of-tree build: they are the
-    tracer's users, unchanged.
+    tracer's users, unchanged. With a new ABI they are rebuilt against the tree's uapi header
+    (``series_dir/include``), and today's kscribectl must be refused with ENOTTY.
     """
+    import json
+
     p = prepare(target, settings)
     build_target(target, settings)
     folder = outdir(settings, p.target)
@@ -337,22 +389,35 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path,
         [built[m] for m in sorted(built) if m not in order]
     selftest = series_dir / "kscribe_test"
     programs = _programs(folder, p.target.arch)
+    dest = settings.out_dir / "upstream" / upstream_label(mode, abi) / "proof"
+    dest.mkdir(parents=True, exist_ok=True)
+    earlier = ""
+    if abi != "keep":
+        earlier = f"kscribectl-abi{uapi_version(paths.KERNEL_MODULE / 'include')}"
+        rebuilt = dest / "programs"
+        rebuilt.mkdir(exist_ok=True)
+        programs = {**{f.name: f for f in guest_programs.build_all(
+            p.target.arch, rebuilt, include=series_dir / "include")},
+            earlier: programs["kscribectl"]}
     if selftest.is_file():
         programs["kscribe_test"] = selftest
-    dest = settings.out_dir / "upstream" / mode / "proof"
-    dest.mkdir(parents=True, exist_ok=True)
     v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
              modules=modules, programs=programs, outdir=dest, record=DEFAULT_RECORD)
+    if earlier:
+        refused = _refused((dest / "console.log").read_text(errors="replace"), earlier)
+        if refused:
+            v.ok = False
+            v.reasons.append(refused)
     if not v.ok:
         raise KscribeError(f"{mode}: the in-tree modules failed in {p.resolved.abi}: "
                            f"{'; '.join(v.reasons)} (console: {dest / 'console.log'})")
-    about = {"target": target, "kernel": p.resolved.abi, "mode": mode,
+    about = {"target": target, "kernel": p.resolved.abi, "mode": mode, "abi": abi,
              "boot_s": v.duration_s, "modules": [m.name for m in modules]}
+    if earlier:
+        about["earlier_abi_refused"] = earlier
     r = _read_trace(v, dest, Layout(dest), about)
     record = series_dir / "series.json"
     if record.is_file():
-        import json
-
         proof = {**about, "events": len(r.events), "per_type": r.summary,
                  "boot": v.summary()}
         atomic.write_json(record, {**json.loads(record.read_text()), "proof": proof})

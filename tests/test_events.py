@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from kscribe.codegen import kconfig
 from kscribe.codegen.payload import payload_c
 from kscribe.config import paths
 from kscribe.errors import KscribeError
@@ -66,7 +67,7 @@ def test_pointer_size_follows_the_target(settings):
 
 def _spec(tmp_path: Path, body: str) -> Path:
     p = tmp_path / "timer.yaml"
-    p.write_text("subsystem: timer\nevents:\n" + body)
+    p.write_text("subsystem: timer\nevents:\n" + body + "title: timers\n")
     return p
 
 
@@ -91,7 +92,9 @@ def test_spec_errors_against_a_target(settings, tmp_path, body, line, needle):
 
 def test_subsystem_left_out_when_the_config_lacks_it(settings, tmp_path):
     path = tmp_path / "timer.yaml"
-    path.write_text("subsystem: timer\nrequires: [NO_SUCH_SYMBOL]\n"
+    path.write_text("subsystem: timer\ntitle: timers\nrequires: [NO_SUCH_SYMBOL]\n"
                     "events:\n  - tracepoint: hrtimer_start\n")
-    sub = resolve(load(path), _tree(settings, "bookworm/amd64"))
-    assert not sub.events and "left out, the target lacks NO_SUCH_SYMBOL" in sub.left_out
+    tree = _tree(settings, "bookworm/amd64")
+    text = kconfig.render(kconfig.options([load(path)], syscalls=False))
+    assert "\tdepends on KSCRIBE && NO_SUCH_SYMBOL\n" in text
+    assert kconfig.choose(text, tree.config) == {"KSCRIBE": "m", "KSCRIBE_PROBE_TIMER": "n"}

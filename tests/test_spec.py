@@ -18,11 +18,14 @@ def _spec(tmp_path: Path, text: str, name: str = "sched.yaml") -> Path:
 
 @pytest.mark.parametrize("text,line,message", [
     ("subsystem: sched\nevents:\n  - tracepoint: [a\n", 4, "YAML syntax error"),
-    ("subsystem: sched\nevents:\n  - tracepoint: a\n    field: x\n", 4, "unknown key 'field'"),
-    ("subsystem: sched\nevents:\n  - tracepoint: a\n  - tracepoint: a\n", 4, "listed twice"),
-    ("subsystem: sched\nevents: []\n", 2, "'events' must be a non-empty list"),
-    ("subsystem: irq\nevents:\n  - tracepoint: a\n", 1, "must match the file name"),
-    ("subsystem: sched\nevents:\n  - {}\n", 3, "missing key 'tracepoint'"),
+    ("subsystem: sched\nevents:\n  - tracepoint: a\n    field: x\ntitle: t\n", 4,
+     "unknown key 'field'"),
+    ("subsystem: sched\nevents:\n  - tracepoint: a\n  - tracepoint: a\ntitle: t\n", 4,
+     "listed twice"),
+    ("subsystem: sched\nevents:\n  - tracepoint: a\n", 1, "missing key 'title'"),
+    ("subsystem: sched\nevents: []\ntitle: t\n", 2, "'events' must be a non-empty list"),
+    ("subsystem: irq\nevents:\n  - tracepoint: a\ntitle: t\n", 1, "must match the file name"),
+    ("subsystem: sched\nevents:\n  - {}\ntitle: t\n", 3, "missing key 'tracepoint'"),
     ("subsystem: sched\nsubsystem: x\n", 2, "given twice"),
 ])
 def test_errors_name_file_and_line(tmp_path, text, line, message):

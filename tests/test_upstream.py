@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kscribe.codegen import uapi
 from kscribe.config import paths
 from kscribe.errors import KscribeError
 from kscribe.pipeline import prepare, upstream_proof, upstream_series
-from kscribe.upstream import base, gates, intree, plan, render
+from kscribe.upstream import base, gates, intree, ioctls, plan, render, series
 from kscribe.upstream.git import git, identity
 
 from .conftest import need_tool
@@ -25,6 +26,13 @@ PLAN_TEXT = plan.PLAN.read_text()
 def bulk(settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("bulk") / "patches"
     return upstream_series("bulk", settings, out), out
+
+
+@pytest.fixture(scope="module")
+def core_new(settings, tmp_path_factory):
+    """Mode core (F) with the ABI moved to a new block (E): the most the gates can do."""
+    out = tmp_path_factory.mktemp("core-abi-new") / "patches"
+    return upstream_series("core", settings, out, abi="new"), out
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +49,6 @@ def _plan(tmp_path: Path, old: str, new: str) -> Path:
     return p
 
 
-def _line_of(text: str, needle: str) -> int:
-    return text[:text.index(needle)].count("\n") + 1
-
-
 @pytest.mark.parametrize("old,new,message", [
     ("    needs: [core]\n    files: [probes]", "    needs: [syscalls]\n    files: [probes]",
      "needs 'syscalls', which is not a facet listed before it"),
@@ -54,6 +58,17 @@ def _line_of(text: str, needle: str) -> int:
     ("    files: [docs]", "    files: [docs]\n    colour: blue", "unknown key 'colour'"),
     ("      - facets: [syscalls, selftest]", "      - facets: [syscalls]",
      "facets selftest are in no commit"),
+    ('        subject: "record {title}"', '        subject: "record probes"',
+     "needs {probe} or {title} in its subject"),
+    ('        probes: [kmem]', '        probes: [nosuch]',
+     "no probe 'nosuch' in instrumentation/events/"),
+    ('        subject: "record {title}"', '        subject: "record {colour}"',
+     "{'colour'} is not a placeholder"),
+    ('    out_of_tree: true\n', '', "facets probes add only the probes: named (or say "
+                                   "out_of_tree: true)"),
+    ('        each: probe\n', '        each: probe\n        probes: [sched]\n',
+     "a commit takes probes: or each:, not both"),
+    ('  new: {size: 0x20, ', '  new: {size: 0x30, ', "must be a number dividing 256"),
 ])
 def test_a_plan_mistake_is_one_error_at_its_line(tmp_path, old, new, message):
     path = _plan(tmp_path, old, new)
@@ -141,7 +156,7 @@ def test_the_tree_is_hooked_up_where_its_neighbours_are(bulk, settings):
         assert (tree / entry).exists()
     assert 'source "kernel/trace/kscribe/Kconfig"' in (tree / "kernel/trace/Kconfig").read_text()
     assert "obj-$(CONFIG_KSCRIBE) += kscribe/" in (tree / "kernel/trace/Makefile").read_text()
-    rows = (tree / render.IOCTL_TABLE).read_text()
+    rows = (tree / ioctls.TABLE).read_text()
     assert re.search(r"^'J'   00-1F  uapi/linux/kscribe\.h +kscribe tracer$", rows, re.M)
     kconfig = (tree / "kernel/trace/kscribe/Kconfig").read_text()
     make = (tree / "kernel/trace/kscribe/Makefile").read_text()
@@ -275,10 +290,12 @@ def sources(settings, tmp_path_factory):
                    if m.startswith("kscribe_probe_") and m != "kscribe_probe_syscalls")
     b = base.debian_source(settings, p.resolved)
     return render.Sources(build=build, probes=probes, syscalls=True,
+                          uapi=uapi.render(uapi.load()),
                           maintainer="A Tester <tester@example.org>", release=b.release), b
 
 
-def _state(sources, mode: str, facets: list[str]) -> render.State:
+def _state(sources, mode: str, facets: list[str],
+           probes: tuple[str, ...] | None = None) -> render.State:
     src, b = sources
     p = plan.load()
 
@@ -286,14 +303,14 @@ def _state(sources, mode: str, facets: list[str]) -> render.State:
         return git(b.repo, "show", f"{b.commit}:{path}") + "\n"
 
     return render.state(p, src, p.placements[p.modes[mode].placement], facets, base_file,
-                        ("J", 0x00, 0x1F))
+                        ioctls.Block("J", 0x00, 0x1F), probes)
 
 
 def test_staging_has_its_todo_and_no_ioctl_row(sources):
     st = _state(sources, "staging", ["core", "probes", "syscalls", "docs", "selftest"])
     todo = st.files["drivers/staging/kscribe/TODO"]
     assert "Greg Kroah-Hartman" in todo and "linux-staging@lists.linux.dev" in todo
-    assert render.IOCTL_TABLE not in st.files   # ioctl-number.rst excludes staging
+    assert ioctls.TABLE not in st.files   # ioctl-number.rst excludes staging
     kconfig = st.files["drivers/staging/Kconfig"].split("\n")
     at = kconfig.index('source "drivers/staging/kscribe/Kconfig"')
     assert "endif # STAGING" in kconfig[at + 1:] and "if STAGING" in kconfig[:at]
@@ -339,3 +356,169 @@ def test_a_maintainers_section_the_kernel_finds_wrong_fails_its_gate(bulk, setti
             gates.maintainers(tree, s, "KSCRIBE TRACER", entry)
     finally:
         path.write_text(good)
+
+
+def _base_table(sources) -> str:
+    _, b = sources
+    return git(b.repo, "show", f"{b.commit}:{ioctls.TABLE}")
+
+
+def test_a_new_abi_moves_to_the_first_free_block_of_the_base_tree(sources):
+    table = _base_table(sources)
+    today = uapi.load()
+    keep = ioctls.Block(today.magic, *today.magic_range)
+    new = ioctls.free_block(table, 0x20, "JK", avoid=keep)
+    assert new == ioctls.Block("J", 0x20, 0x3F)
+    # 'I' is taken whole by linux/isdn.h: its first free block is not in 'I'
+    assert ioctls.free_block(table, 0x20, "IJ", avoid=keep).magic == "J"
+    moved = uapi.renumbered(today, new.magic, new.first, new.last)
+    assert moved.abi_version == today.abi_version + 1
+    assert [i.nr - 0x20 for i in moved.ioctls] == [i.nr for i in today.ioctls]
+    header = uapi.render(moved)
+    assert "_IOR(KSCRIBE_IOC_MAGIC, 0x20, struct kscribe_version)" in header
+    assert re.search(rf"^#define KSCRIBE_ABI_VERSION\s+{today.abi_version + 1}$", header, re.M)
+    # the row goes after the last row of 'I', in code order, and a claimed block is refused
+    rows = ioctls.register(table, new, "uapi/linux/kscribe.h", "kscribe tracer").split("\n")
+    at = next(i for i, ln in enumerate(rows) if ln.startswith("'J'   20-3F"))
+    assert rows[at - 1].startswith("'I'   40-4F") and rows[at + 1].startswith("'K'")
+    with pytest.raises(KscribeError, match="'K' 00-1F is claimed by another row"):
+        ioctls.register(table, ioctls.Block("K", 0, 0x1F), "x.h", "x")
+
+
+def test_piecewise_adds_one_probe_module_per_patch(sources):
+    src, _ = sources
+    p = plan.load()
+    steps = series.steps(p, p.modes["piecewise"], src.probes)
+    assert len(steps) == 2 + len(src.probes) <= 15
+    assert steps[0].probes == () and steps[-1].facets == ("syscalls",)
+    assert [s.probes for s in steps[1:-1]] == [(sub,) for sub in src.probes]
+    assert steps[1].subject == f"record {p.probe_titles[src.probes[0]]}"
+    # the tree after the first probe patch builds that module alone
+    st = _state(sources, "piecewise", ["core", "docs", "selftest", "probes"], src.probes[:1])
+    make = st.files["kernel/trace/kscribe/Makefile"]
+    assert make.count("kscribe_probe_") == 1 and f"kscribe_probe_{src.probes[0]}.o" in make
+    assert [f for f in st.files if "kscribe_probe_" in f] == \
+        [f"kernel/trace/kscribe/kscribe_probe_{src.probes[0]}.c"]
+
+
+def test_core_leaves_the_other_probes_to_an_out_of_tree_build(sources):
+    src, _ = sources
+    p = plan.load()
+    steps = series.steps(p, p.modes["core"], src.probes)
+    assert [s.probes for s in steps] == [(), (), ("kmem",)]
+    rest = [f"kscribe_probe_{s}" for s in src.probes if s != "kmem"]
+    files = render.outside(src, p.placements["kernel"], rest)
+    kbuild = files["Kbuild"]
+    assert "ccflags-y += -I$(srctree)/kernel/trace/kscribe\n" in kbuild
+    assert re.findall(r"^obj-m \+= (\w+)\.o$", kbuild, re.M) == rest
+    assert set(files) == {"Kbuild", *(f"{m}.c" for m in rest)}
+
+
+def test_core_with_a_new_abi_passes_every_gate(core_new, settings):
+    s, out = core_new
+    today = uapi.load()
+    assert s.abi == {"magic": "J", "first": 0x20, "last": 0x3F,
+                     "version": today.abi_version + 1,
+                     "moved_from": {"magic": "J", "first": 0, "last": 0x1F,
+                                    "version": today.abi_version}}
+    assert [p.subject.split(": ", 1)[1] for p in s.patches] == [
+        "add the tracer core and its control device", "record system calls",
+        "record memory allocations"]
+    for p in s.patches:
+        assert p.gates["am"] is True and p.gates["kconfig_symbols"] == []
+        assert p.gates["checkpatch"]["errors"] == 0
+        assert "kscribe_core" in p.gates["build"]["m"]
+    assert s.patches[-1].gates["build"]["m"] == ["kscribe_core", "kscribe_probe_kmem",
+                                                 "kscribe_probe_syscalls"]
+    # every export of the core has an in-tree user, as the maintainers asked
+    exports = s.gates["exports"]
+    assert "kscribe_probe_register" in exports and all(exports.values()), exports
+    # the rest is built with make M= against the patched tree
+    assert "kscribe_probe_sched" in s.out_of_tree and "kscribe_probe_kmem" not in s.out_of_tree
+    assert s.gates["out_of_tree"]["modules"] == sorted(f"{m}.ko" for m in s.out_of_tree)
+    assert s.gates["uapi"]["headers_tested"] > 500
+    assert {p.stem for p in (out / "modules").glob("*.ko")} == \
+        {"kscribe_core", "kscribe_probe_kmem", "kscribe_probe_syscalls", *s.out_of_tree}
+    # the tree registers the new block, and its header is the one installed for userspace
+    tree = settings.out_dir / "upstream" / "core-abi-new" / "am"
+    assert re.search(r"^'J'   20-3F  uapi/linux/kscribe\.h +kscribe tracer$",
+                     (tree / ioctls.TABLE).read_text(), re.M)
+    header = (out / "include" / "uapi" / "linux" / "kscribe.h").read_text()
+    assert "_IOR(KSCRIBE_IOC_MAGIC, 0x20, struct kscribe_version)" in header
+    cover = (out / "0000-cover-letter.patch").read_text()
+    assert "stay out of tree and build with make M= against the patched tree" in \
+        " ".join(cover.split())
+    assert f"as ABI version {today.abi_version + 1}: tools built for the out-of-tree " \
+           f"tracer's ABI {today.abi_version} ('J' 0x00-0x1f) get ENOTTY" in \
+        " ".join(cover.split())
+
+
+def test_a_new_abi_refuses_todays_kscribectl_and_serves_the_rebuilt_one(core_new, settings):
+    need_tool("qemu-system-x86_64")
+    need_tool("babeltrace2")
+    s, out = core_new
+    r = upstream_proof("core", settings, out, abi="new")
+    assert r.verdict.ok, r.verdict.reasons
+    console = (r.trace.parent / "console.log").read_text()
+    assert re.search(r"^KSCRIBE-CHECK earlier-abi-rc [1-9]", console, re.M)
+    assert "kscribectl: KSCRIBE_IOCTL_VERSION: Inappropriate ioctl for device" in console
+    assert re.search(r"^KSCRIBE-RC 0 kscribectl version", console, re.M)
+    assert "# PASSED: 3 / 3 tests passed." in console
+    assert f"(abi {uapi.load().abi_version + 1})" in console
+    # in-tree (syscalls, kmem) and out-of-tree (sched) probes both recorded
+    names = {e.name for e in r.events}
+    assert {"sched_switch", "syscall_entry_openat"} <= names, names
+
+
+def test_an_export_without_an_in_tree_user_fails_its_gate(bulk, settings):
+    s, _ = bulk
+    t = _tree(settings)
+    folder = t.path / "kernel/trace/kscribe"
+    # the tip's modules, as the gate built them (tests before may have cleaned them)
+    git(t.path, "checkout", "-q", "--detach", "--force", s.tip)
+    intree._configure(t, intree.symbols(t.path, "kernel/trace/kscribe"), "m")
+    for step in (["olddefconfig"], ["modules_prepare"], ["M=kernel/trace/kscribe", "modules"]):
+        assert t.make(*step)[0] == 0, step
+    users = {ko.stem: intree._imports(t, ko) for ko in folder.glob("*.ko")}
+    assert gates.exports(folder / "Module.symvers", users)["kscribe_copy_user"] == \
+        ["kscribe_probe_syscalls"]
+    del users["kscribe_probe_syscalls"]
+    with pytest.raises(gates.GateFailed, match="exports without an in-tree user: .*"
+                                               "kscribe_copy_user,"):
+        gates.exports(folder / "Module.symvers", users)
+
+
+def test_an_undefined_kconfig_symbol_fails_its_gate(bulk, settings):
+    s, _ = bulk
+    tree = settings.out_dir / "upstream" / "bulk" / "am"
+    kconfig = tree / "kernel/trace/kscribe/Kconfig"
+    good = kconfig.read_text()
+    assert gates.undefined_symbols(tree, s.base_commit) == []
+    try:
+        kconfig.write_text(good.replace("\tdepends on ", "\tdepends on KSCRIBE_NOPE && ", 1))
+        assert gates.undefined_symbols(tree, s.base_commit) == \
+            ["KSCRIBE_NOPE (kernel/trace/kscribe/Kconfig)"]
+    finally:
+        kconfig.write_text(good)
+
+
+def test_kconfiglib_and_the_kernels_own_tool_agree_on_the_tracers_kconfig(bulk, settings):
+    """The Kconfig that chooses an out-of-tree build's probes, evaluated by kconfiglib, gives
+    what the tree's own scripts/kconfig gives for a config with two requirements off."""
+    from kscribe.codegen import kconfig
+    from kscribe.kernel.tree import read_tree
+
+    s, _ = bulk
+    t = _tree(settings)
+    git(t.path, "checkout", "-q", "--detach", "--force", s.tip)
+    folder = "kernel/trace/kscribe"
+    syms = intree.symbols(t.path, folder)
+    intree._configure(t, syms, "m")
+    subprocess.run(["bash", "scripts/config", "--file", ".config", "--disable", "NET",
+                    "--disable", "MODULE_UNLOAD"], cwd=t.path, check=True)
+    assert t.make("olddefconfig")[0] == 0
+    config = read_tree(t.path).config
+    theirs = {sym: config.get(f"CONFIG_{sym}", "n") for sym in syms}
+    assert theirs["KSCRIBE_PROBE_NET"] == theirs["KSCRIBE_PROBE_MODULE"] == "n"
+    assert theirs["KSCRIBE_PROBE_SCHED"] == "m"
+    assert kconfig.choose((t.path / folder / "Kconfig").read_text(), config) == theirs

@@ -41,14 +41,16 @@ def compiler(arch: Arch) -> str:
     return f"{arch.triplet}-gcc"
 
 
-def build_program(arch: Arch, name: str, source: Path, dest: Path) -> Path:
-    """Build the static guest program ``name`` from ``source`` for ``arch`` into ``dest``."""
+def build_program(arch: Arch, name: str, source: Path, dest: Path,
+                  include: Path = paths.KERNEL_MODULE / "include") -> Path:
+    """Build the static guest program ``name`` from ``source`` for ``arch`` into ``dest``,
+    with the uapi header of ``include`` (the tracer's own by default)."""
     cc = compiler(arch)
     out = dest / name
     with atomic.atomic_path(out) as tmp:
         done = proc.run([cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror",
                          f"-ffile-prefix-map={paths.ROOT}=.", "-Wl,--build-id=none",
-                         "-I", paths.KERNEL_MODULE / "include", "-o", tmp, source],
+                         "-I", include, "-o", tmp, source],
                         check=False, why=f"to build the guest programs for {arch.name}")
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["?"])[0]
@@ -56,7 +58,8 @@ def build_program(arch: Arch, name: str, source: Path, dest: Path) -> Path:
     return out
 
 
-def build_all(arch: Arch, dest: Path) -> list[Path]:
-    """Every guest program for ``arch``, into ``dest``."""
-    return [build_program(built_for, name, src, dest)
+def build_all(arch: Arch, dest: Path, include: Path = paths.KERNEL_MODULE / "include"
+              ) -> list[Path]:
+    """Every guest program for ``arch``, into ``dest``, with the uapi header of ``include``."""
+    return [build_program(built_for, name, src, dest, include)
             for name, (built_for, src) in programs(arch).items()]

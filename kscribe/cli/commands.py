@@ -157,12 +157,13 @@ def uapi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def upstream(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.pipeline import upstream_series
+    from kscribe.pipeline import upstream_label, upstream_series
     from kscribe.upstream.gates import GateFailed
 
-    out = args.output or settings.out_dir / "upstream" / f"{args.mode}-patches"
+    label = upstream_label(args.mode, args.abi)
+    out = args.output or settings.out_dir / "upstream" / f"{label}-patches"
     try:
-        s = upstream_series(args.mode, settings, out, tree=args.tree)
+        s = upstream_series(args.mode, settings, out, tree=args.tree, abi=args.abi)
     except GateFailed as e:
         print(f"kscribe: upstream {args.mode}: gate failed: {e} (its output: "
               f"{out / 'gate-failure.txt'})")
@@ -172,12 +173,16 @@ def upstream(args: argparse.Namespace, settings: Settings) -> int:
         assert isinstance(cp, dict)
         print(f"  {p.number:2}/{len(s.patches)} {p.subject}: +{p.added} -{p.removed}, "
               f"{p.bytes} bytes, checkpatch {cp['errors']}/{cp['warnings']}/{cp['checks']}")
-    print(f"{args.mode}: {len(s.patches)} patches on {s.base} in {out} (series.json)")
+    print(f"{label}: {len(s.patches)} patches on {s.base} in {out} (series.json); ioctl "
+          f"block {s.abi['magic']!r} {s.abi['first']:02X}-{s.abi['last']:02X}, ABI "
+          f"{s.abi['version']}")
+    if s.out_of_tree:
+        print(f"{label}: out of tree, built against the tree: {', '.join(s.out_of_tree)}")
     if args.no_proof:
         return 0
     from kscribe.pipeline import upstream_proof
 
-    r = upstream_proof(args.mode, settings, out)
-    print(f"{args.mode}: proof: {r.verdict.summary()}; {len(r.events)} events read by "
+    r = upstream_proof(args.mode, settings, out, abi=args.abi)
+    print(f"{label}: proof: {r.verdict.summary()}; {len(r.events)} events read by "
           f"babeltrace2 ({r.trace})")
     return 0

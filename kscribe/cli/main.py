@@ -109,11 +109,14 @@ def parser() -> argparse.ArgumentParser:
              "am, checkpatch, W=1 builds as m, y and n), then boot the result in its kernel")
     sp.add_argument("mode", help="a mode of patches/plan.yaml, e.g. bulk")
     sp.add_argument("-o", "--output", type=Path, help="folder for the patches and "
-                    "series.json (default out/upstream/MODE-patches)")
+                    "series.json (default out/upstream/MODE-patches, or MODE-abi-new-patches)")
     sp.add_argument("--tree", type=Path, help="a kernel git checkout to use as the base, at "
                     "its HEAD (default: Debian's source of the newest kernel)")
     sp.add_argument("--no-proof", action="store_true", help="do not boot the in-tree "
                     "modules in the Debian kernel (the proof: selftest, workload traced)")
+    sp.add_argument("--abi", choices=("keep", "new"), default="keep", help="keep: register "
+                    "today's ioctl block (default); new: move the ABI to a free block of the "
+                    "base tree as the next ABI version")
     add_syscall_commands(add)
     return p
 

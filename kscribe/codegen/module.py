@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kscribe.codegen import kconfig
 from kscribe.codegen.env import environment
 from kscribe.codegen.events import probe_context
+from kscribe.codegen.kconfig import SYSCALL_MODULE
 from kscribe.codegen.syscalls import syscall_context
 from kscribe.config import paths
 from kscribe.config.arches import Arch
+from kscribe.errors import KscribeError
 from kscribe.instrument.events.resolve import resolve
 from kscribe.instrument.events.spec import load_all
 from kscribe.instrument.syscalls import SyscallTable
@@ -32,7 +35,6 @@ SYSCALL_FILES = {
     "probes/kscribe_syscalls.h": "kscribe_syscalls.h",
 }
 SYSCALL_TABLES = "kscribe_syscall_tables.c"
-SYSCALL_MODULE = "kscribe_probe_syscalls"
 
 
 def _put(dest: Path, text: str) -> None:
@@ -46,9 +48,10 @@ def render_sources(tree: KernelTree, dest: Path, *, target: str = "",
                    ) -> list[str]:
     """Write the build folder's sources for ``tree`` into ``dest``; return the module names.
 
-    A subsystem the target cannot have (its configuration, its headers) is left out with a
-    note on stderr, as is an optional field its prototype lacks. ``syscalls`` (the
-    target's tables, every ABI) adds the syscall probe module.
+    The probe modules are those whose option in the tracer's Kconfig can be ``m`` with the
+    target's ``.config`` (:func:`kscribe.codegen.kconfig.choose`); a subsystem left out so,
+    or for lack of its header, is named in a note on stderr, as is an optional field its
+    prototype lacks. ``syscalls`` (the target's tables, every ABI) adds the syscall probe.
     """
     env = environment()
     dest.mkdir(parents=True, exist_ok=True)
@@ -56,22 +59,35 @@ def render_sources(tree: KernelTree, dest: Path, *, target: str = "",
         _put(dest / rel, (paths.KERNEL_MODULE / src).read_text())
     modules = ["kscribe_core"]
     wanted = set(CORE_FILES.values()) | {"Kbuild"}
-    for spec in load_all(paths.INSTRUMENTATION / "events"):
+    specs = load_all(paths.INSTRUMENTATION / "events")
+    options = kconfig.options(specs, syscalls=bool(syscalls and arch is not None))
+    chosen = kconfig.choose(kconfig.render(options), tree.config)
+    if chosen[kconfig.SYMBOL] != "m":
+        raise KscribeError(f"{tree.path}/.config: the tracer cannot be built for this kernel: "
+                           f"{kconfig.SYMBOL} depends on TRACEPOINTS")
+    why = {o.module: f"depends on {' && '.join([kconfig.SYMBOL, *o.requires])}"
+           for o in options}
+    for spec in specs:
+        name = f"kscribe_probe_{spec.subsystem}"
+        if chosen[kconfig.symbol(name)] != "m":
+            log.note(f"{spec.subsystem}: left out, {kconfig.symbol(name)} cannot be m with "
+                     f"the target's .config ({why[name]})")
+            continue
         sub = resolve(spec, tree)
         for note in (sub.left_out, *sub.notes):
             if note:
                 log.note(note)
         if sub.left_out:
             continue
-        name = f"kscribe_probe_{spec.subsystem}"
         context = probe_context(sub, tree.srctree / "include")
         _put(dest / f"{name}.c", env.get_template("module/probe.c.j2").render(**context))
         modules.append(name)
         wanted.add(f"{name}.c")
     parts: dict[str, list[str]] = {}
     if syscalls and arch is not None:
-        if not tree.enabled("HAVE_SYSCALL_TRACEPOINTS"):
-            log.note("syscalls: left out, the target has no syscall tracepoints")
+        if chosen[kconfig.symbol(SYSCALL_MODULE)] != "m":
+            log.note(f"syscalls: left out, {kconfig.symbol(SYSCALL_MODULE)} cannot be m with "
+                     f"the target's .config ({why[SYSCALL_MODULE]})")
         else:
             for src, rel in SYSCALL_FILES.items():
                 _put(dest / rel, (paths.KERNEL_MODULE / src).read_text())

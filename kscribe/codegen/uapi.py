@@ -12,6 +12,7 @@ and 64-bit callers) and renders ``templates/module/uapi.h.j2`` into
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -308,6 +309,19 @@ def _define(name: str, value: str, column: int = 32, comment: str = "") -> str:
     if _cols(line) <= 100:
         return head + line
     return head + f"#define {name} \\\n\t{value}"
+
+
+def renumbered(abi: Abi, magic: str, first: int, last: int) -> Abi:
+    """``abi`` moved to the ioctl block ``magic`` ``first``-``last`` as the next ABI version:
+    the same ioctls, each at the same offset in its new block. A caller built for the old
+    numbers gets ``-ENOTTY``, as it must, rather than a structure it does not know."""
+    if last - first != abi.magic_range[1] - abi.magic_range[0]:
+        raise KscribeError(f"ioctl block {magic!r} {first:#x}-{last:#x}: not the size of "
+                           f"{abi.magic_range[0]:#x}-{abi.magic_range[1]:#x}")
+    shift = first - abi.magic_range[0]
+    ioctls = [dataclasses.replace(i, nr=i.nr + shift) for i in abi.ioctls]
+    return dataclasses.replace(abi, abi_version=abi.abi_version + 1, magic=magic,
+                               magic_range=(first, last), ioctls=ioctls)
 
 
 def render(abi: Abi) -> str:

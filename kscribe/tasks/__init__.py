@@ -1,7 +1,8 @@
 """The doit tasks behind ``dodo.py``: provision, build, boot and trace, a subtask per target.
 
 Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH`` and
-``trace:SUITE/ARCH``; ``upstream:MODE`` makes a patch series (patches/plan.yaml);
+``trace:SUITE/ARCH``; ``upstream:MODE`` and ``upstream:MODE-abi-new`` make a patch series
+(patches/plan.yaml), with today's ioctl numbers or a new block;
 ``matrix:build`` and ``matrix:boot`` run the cells of
 ``ci/matrix.toml``; the default task traces the default target and prints what it saw.
 Actions are ``kscribe`` command lines, so ``doit -n N`` runs cells in parallel processes and
@@ -134,14 +135,17 @@ def task_upstream() -> Iterator[Task]:
     from kscribe.upstream import plan
 
     for mode in plan.load().modes:
-        out = _settings().out_dir / "upstream" / f"{mode}-patches"
-        yield {
-            "name": mode,
-            "actions": [f"{KSCRIBE} upstream {mode} -o {shlex.quote(str(out))}"],
-            "targets": [str(out / "series.json")],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        for abi in ("keep", "new"):
+            label = mode if abi == "keep" else f"{mode}-abi-{abi}"
+            out = _settings().out_dir / "upstream" / f"{label}-patches"
+            yield {
+                "name": label,
+                "actions": [f"{KSCRIBE} upstream {mode} --abi {abi} -o "
+                            f"{shlex.quote(str(out))}"],
+                "targets": [str(out / "series.json")],
+                "uptodate": [False],
+                "verbosity": 2,
+            }
 
 
 def _dep_file() -> str:

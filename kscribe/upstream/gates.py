@@ -20,7 +20,7 @@ from kscribe.kernel.checkpatch import check_patch, findings
 from kscribe.upstream.base import Base, worktree
 from kscribe.upstream.git import git
 from kscribe.upstream.series import Series
-from kscribe.util import proc, yamlspec
+from kscribe.util import log, proc, yamlspec
 
 ALLOW = paths.ROOT / "patches" / "checkpatch-allow.yaml"
 
@@ -60,6 +60,7 @@ def am(base: Base, series: Series, dest: Path) -> Path:
     """Apply every patch with ``git am`` on a fresh worktree of the base; the tree after it
     must be the series' own tip tree."""
     tree = worktree(base, dest)
+    log.progress(f"git am: {len(series.patches)} patches on a clean worktree of the base")
     for p in series.patches:
         r = proc.run(["git", "-C", tree, "am", "-q", "--whitespace=error-all", p.file],
                      check=False, why="to apply patches")
@@ -77,6 +78,7 @@ def checkpatch(tree: Path, series: Series, allowed: list[Allowed]) -> None:
     """The base tree's ``checkpatch.pl --strict`` on every patch: no error, and every other
     finding on the allowlist."""
     ok = {(a.level, a.type) for a in allowed}
+    log.progress(f"checkpatch --strict: {len(series.patches)} patches")
     for p in series.patches:
         r = check_patch(tree, Path(p.file))
         found = findings(r)
@@ -93,6 +95,7 @@ def maintainers(tree: Path, series: Series, section: str, entry: list[str]) -> N
     """The tree's own get_maintainer.pl: every file the series adds goes to the new section
     (``entry``: its M: and L: lines), and the section passes the script's self-test."""
     script = ["perl", "scripts/get_maintainer.pl"]
+    log.progress("get_maintainer.pl: every new file, and the section's self-test")
     added = git(tree, "diff", "--name-only", "--diff-filter=A", f"{series.base_commit}..HEAD")
     unrouted = []
     for path in added.split("\n"):
@@ -120,3 +123,43 @@ def maintainers(tree: Path, series: Series, section: str, entry: list[str]) -> N
     series.gates["maintainers"] = {"files": len(added.split("\n")), "self_test": found}
     if found:
         raise GateFailed(f"MAINTAINERS section {section}: {found[0]}", "\n".join(found))
+
+
+def undefined_symbols(tree: Path, base_commit: str) -> list[str]:
+    """The Kconfig symbols that files of the series (changed since ``base_commit``) use and
+    no Kconfig defines, by the tree's own ``scripts/checkkconfigsymbols.py`` at its current
+    checkout: ``SYMBOL (file, ...)`` for each."""
+    ours = set(git(tree, "diff", "--name-only", base_commit, "HEAD").split("\n"))
+    r = proc.run(["python3", "scripts/checkkconfigsymbols.py", "--no-color"], cwd=tree,
+                 check=False, why="to find undefined Kconfig symbols")
+    if r.returncode not in (0, 1):
+        raise GateFailed(f"checkkconfigsymbols.py: exit {r.returncode}: "
+                         f"{proc.tail(r.stderr or r.stdout)}", r.stderr + r.stdout)
+    found = []
+    for block in r.stdout.split("\n\n"):
+        lines = block.strip().splitlines()
+        if len(lines) < 2 or not lines[1].startswith("Referencing files: "):
+            continue
+        files = [f.strip() for f in lines[1].removeprefix("Referencing files: ").split(",")]
+        mine = [f for f in files if f in ours]
+        if mine:
+            found.append(f"{lines[0].strip()} ({', '.join(mine)})")
+    return found
+
+
+def exports(symvers: Path, users: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Every symbol the tracer's modules export (``Module.symvers`` of their folder) and the
+    in-tree modules that use it (``users``: module -> undefined symbols); an export that no
+    other module uses fails, as the maintainers asked: no export without an in-tree user."""
+    used: dict[str, list[str]] = {}
+    for line in symvers.read_text().splitlines():
+        cols = line.split("\t")
+        if len(cols) < 3:
+            continue
+        symbol, module = cols[1], Path(cols[2]).name
+        used[symbol] = sorted(m for m, syms in users.items() if symbol in syms and m != module)
+    unused = [s for s, who in used.items() if not who]
+    if unused:
+        raise GateFailed(f"exports without an in-tree user: {', '.join(sorted(unused))} (add "
+                         "a user to the series or stop exporting them)")
+    return used

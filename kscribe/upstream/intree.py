@@ -21,10 +21,10 @@ from pathlib import Path
 from kscribe.config.arches import Arch
 from kscribe.kernel.diagnostics import count_diagnostics
 from kscribe.toolchain.select import Toolchain
-from kscribe.upstream.gates import GateFailed
+from kscribe.upstream.gates import GateFailed, exports, undefined_symbols
 from kscribe.upstream.git import git
 from kscribe.upstream.series import Series
-from kscribe.util import atomic, proc
+from kscribe.util import atomic, log, proc
 
 # what a kernel source tree needs beyond an external-module build: kconfig's lexer and
 # parser, objtool's libelf, sign-file's libssl, bc for timeconst.h, python3 for the BTF tools
@@ -140,27 +140,98 @@ def build_commit(t: Tree, folder: str, label: str) -> dict[str, object]:
 
 
 SELFTEST = "tools/testing/selftests/kscribe/kscribe_test.c"
+UAPI_HEADER = "usr/include/linux/kscribe.h"
 
 
-def gate(t: Tree, series: Series, folder: str, modules_out: Path, selftest_out: Path) -> None:
-    """Build every commit of the series (bisectable); keep the tip's modules and selftest."""
+@dataclass(frozen=True)
+class Outputs:
+    """What the gate keeps of the tip for the proof."""
+
+    modules: Path          # every module of the tip: in-tree, then out of tree
+    include: Path          # the uapi header as installed, for rebuilding the tracer's tools
+    selftest: Path         # the tree's selftest, built static
+
+
+def gate(t: Tree, series: Series, folder: str, out: Outputs,
+         outoftree: Path | None = None) -> None:
+    """Build every commit of the series (bisectable) with no undefined Kconfig symbol; at the
+    tip, check the exports and the uapi header, build what stays out of tree against the
+    tree, and keep the modules, the installed header and the selftest."""
     for p in series.patches:
         git(t.path, "checkout", "-q", "--detach", "--force", p.commit)
-        p.gates["build"] = build_commit(t, folder, f"patch {p.number} ({p.subject})")
+        label = f"patch {p.number} ({p.subject})"
+        log.progress(f"build gate: patch {p.number}/{len(series.patches)}: Kconfig symbols, "
+                     "then =m, =y and =n")
+        undefined = undefined_symbols(t.path, series.base_commit)
+        p.gates["kconfig_symbols"] = undefined
+        if undefined:
+            raise GateFailed(f"{label}: Kconfig symbols used and not defined: "
+                             f"{'; '.join(undefined)}")
+        p.gates["build"] = build_commit(t, folder, label)
     # the tip's modules, for the proof: built last as =m
+    log.progress("build gate: the tip as =m, its exports, the uapi header test")
     _configure(t, symbols(t.path, folder), "m")
     _step(t, "tip, =m", "olddefconfig")
     _step(t, "tip, =m", "modules_prepare")
     _step(t, "tip, =m", "W=1", f"M={folder}", "modules")
-    # the uapi headers as userspace gets them, in usr/include (scripts/headers_install.sh
-    # refuses a header without the syscall note, or one that leaks CONFIG_): the selftest
-    # builds against them
-    _step(t, "tip", "headers")
-    with atomic.atomic_path(modules_out, directory=True) as tmp:
-        for ko in sorted((t.path / folder).glob("*.ko")):
+    kos = sorted((t.path / folder).glob("*.ko"))
+    series.gates["exports"] = exports(t.path / folder / "Module.symvers",
+                                      {ko.stem: _imports(t, ko) for ko in kos})
+    series.gates["uapi"] = uapi_test(t)
+    if outoftree is not None:
+        log.progress(f"build gate: {len(series.out_of_tree)} modules out of tree, against it")
+        series.gates["out_of_tree"] = build_outside(t, folder, outoftree)
+        kos += sorted(outoftree.glob("*.ko"))
+    with atomic.atomic_path(out.modules, directory=True) as tmp:
+        for ko in kos:
             shutil.copy2(ko, tmp / ko.name)
+    # where the tracer's tools include it from: <uapi/linux/kscribe.h>
+    atomic.write_text(out.include / "uapi" / "linux" / "kscribe.h",
+                      (t.path / UAPI_HEADER).read_text())
     if (t.path / SELFTEST).is_file():
-        selftest(t.path, selftest_out)
+        selftest(t.path, out.selftest)
+
+
+def _imports(t: Tree, ko: Path) -> set[str]:
+    """The symbols a module takes from others (``nm -u``)."""
+    r = t.toolchain.run(["nm", "--undefined-only", "--format=just-symbols", str(ko)], t.path)
+    if r.returncode:
+        raise GateFailed(f"nm {ko.name}: {proc.tail(r.stderr)}", r.stderr)
+    return set(r.stdout.split())
+
+
+def uapi_test(t: Tree) -> dict[str, object]:
+    """``make headers`` (scripts/headers_install.sh refuses a header without the syscall note
+    or with CONFIG_ in it), then the kernel's own header test (CONFIG_UAPI_HEADER_TEST:
+    every exported header compiled alone as C90, twice for its include guard, and C++, and
+    checked by headers_check.pl)."""
+    started = time.monotonic()
+    _step(t, "tip", "headers")
+    proc.run(["bash", "scripts/config", "--file", ".config", "--enable", "HEADERS_INSTALL",
+              "--enable", "UAPI_HEADER_TEST"], cwd=t.path, why="to enable the uapi header test")
+    _step(t, "tip", "olddefconfig")
+    if "CONFIG_UAPI_HEADER_TEST=y" not in (t.path / ".config").read_text():
+        raise GateFailed("tip: CONFIG_UAPI_HEADER_TEST cannot be enabled in this tree")
+    _step(t, "tip, uapi header test", "usr/")
+    stamp = t.path / UAPI_HEADER.replace(".h", ".hdrtest")
+    if not stamp.is_file():
+        raise GateFailed(f"tip: the uapi header test did not test {UAPI_HEADER}")
+    tested = len(list((t.path / "usr" / "include").rglob("*.hdrtest")))
+    return {"headers_tested": tested, "s": round(time.monotonic() - started, 1)}
+
+
+def build_outside(t: Tree, folder: str, src: Path) -> dict[str, object]:
+    """The modules that stay out of tree (``src``, with its Kbuild), built with ``make M=``
+    against the tree, with the symbols the in-tree core exports."""
+    started = time.monotonic()
+    _step(t, "out of tree", "W=1", f"M={src}",
+          f"KBUILD_EXTRA_SYMBOLS={t.path / folder / 'Module.symvers'}", "modules")
+    built = sorted(p.name for p in src.glob("*.ko"))
+    wanted = re.findall(r"^obj-m \+= (\w+)\.o$", (src / "Kbuild").read_text(), re.M)
+    missing = [m for m in wanted if f"{m}.ko" not in built]
+    if missing:
+        raise GateFailed(f"out of tree: no {', '.join(missing)}.ko was built")
+    return {"modules": built, "s": round(time.monotonic() - started, 1)}
 
 
 def selftest(tree: Path, dest: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from kscribe.config import paths
+from kscribe.instrument.events.spec import load_all
 from kscribe.util import yamlspec
 
 PLAN = paths.ROOT / "patches" / "plan.yaml"
@@ -59,9 +60,15 @@ class Facet:
 
 @dataclass(frozen=True)
 class Commit:
+    """A commit of a mode as the plan gives it. ``probes`` limits the probe modules it adds
+    to these subsystems; ``each`` (``probe``) makes it one commit per probe module left, its
+    subject and body formatted with ``{probe}`` and ``{title}``."""
+
     facets: tuple[str, ...]
     subject: str
     body: str
+    probes: tuple[str, ...] | None = None
+    each: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class Mode:
     commits: tuple[Commit, ...]
     cover_title: str
     cover_body: str
+    out_of_tree: bool = False       # what no commit adds is built with make M= instead
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,12 @@ class Plan:
     path: Path
     name: str
     prefix: str
-    kconfig: str
     placements: dict[str, Placement]
     maintainers: dict[str, str]
     facets: tuple[Facet, ...]
-    probe_titles: dict[str, str]
-    ioctl_row_after: str
+    probe_titles: dict[str, str]           # subsystem -> what its probe records (spec)
+    ioctl_new_size: int             # --abi new: the size of the block to move to
+    ioctl_new_magics: str           # and the codes to look for a free one in, in order
     edits: tuple[Edit, ...]
     modes: dict[str, Mode]
 
@@ -151,8 +159,8 @@ def load(path: Path = PLAN) -> Plan:
     """The plan at ``path``, checked (see the module docstring)."""
     r = _Reader(path)
     root = yamlspec.compose(path)
-    top = r.map(root, "the plan", {"name", "prefix", "kconfig", "placement", "maintainers",
-                                   "facets", "probes", "ioctl", "intree", "modes"})
+    top = r.map(root, "the plan", {"name", "prefix", "placement", "maintainers", "facets",
+                                   "ioctl", "intree", "modes"})
     prefix = r.string(top["prefix"], "prefix")
     placements = {k.value: _placement(r, k.value, v, prefix)
                   for k, v in yamlspec.items(path, top["placement"], "placement")}
@@ -160,21 +168,34 @@ def load(path: Path = PLAN) -> Plan:
     for node in r.seq(top["facets"], "facets"):
         f = _facet(r, node, [x.name for x in facets])
         facets.append(f)
-    probes = r.map(top["probes"], "probes", {"titles"})
-    titles = {k.value: r.string(v, f"probes.titles.{k.value}")
-              for k, v in yamlspec.items(path, probes["titles"], "probes.titles")}
-    ioctl = r.map(top["ioctl"], "ioctl", {"row_after"})
+    # what each probe records, as its spec (instrumentation/events/) says
+    titles = {s.subsystem: s.title for s in load_all(paths.INSTRUMENTATION / "events")}
+    ioctl = r.map(r.map(top["ioctl"], "ioctl", {"new"})["new"], "ioctl.new",
+                  {"size", "magics"})
     maint = r.map(top["maintainers"], "maintainers", {"title", "status", "list"})
     plan_facets = tuple(facets)
-    modes = {k.value: _mode(r, k.value, v, plan_facets, placements)
+    modes = {k.value: _mode(r, k.value, v, plan_facets, placements, titles)
              for k, v in yamlspec.items(path, top["modes"], "modes")}
     return Plan(path=path, name=r.string(top["name"], "name"), prefix=prefix,
-                kconfig=r.string(top["kconfig"], "kconfig"), placements=placements,
+                placements=placements,
                 maintainers={k: r.string(v, f"maintainers.{k}") for k, v in maint.items()},
                 facets=plan_facets, probe_titles=titles,
-                ioctl_row_after=r.string(ioctl["row_after"], "ioctl.row_after"),
+                ioctl_new_size=_block_size(r, ioctl["size"]),
+                ioctl_new_magics=r.string(ioctl["magics"], "ioctl.new.magics"),
                 edits=tuple(_edit(r, n) for n in r.seq(top["intree"], "intree")),
                 modes=modes)
+
+
+def _block_size(r: _Reader, node: yaml.Node) -> int:
+    text = yamlspec.scalar(r.path, node, "ioctl.new.size", "number")
+    try:
+        size = int(text, 0)
+    except ValueError:
+        size = 0
+    if size < 1 or size > 0x100 or 0x100 % size:
+        raise r.error(node, f"ioctl.new.size {text!r} must be a number dividing 256 "
+                            "(16, 0x20, 64...)")
+    return size
 
 
 def _placement(r: _Reader, name: str, node: yaml.Node, prefix: str) -> Placement:
@@ -193,12 +214,10 @@ def _placement(r: _Reader, name: str, node: yaml.Node, prefix: str) -> Placement
             yamlspec.items(r.path, m["maintainers"], "maintainers")} if "maintainers" in m else {}
     files = {k.value: r.string(v, f"files.{k.value}") for k, v in
              yamlspec.items(r.path, m["files"], "files")} if "files" in m else {}
-    ioctl = r.string(m["ioctl_row"], "ioctl_row") if "ioctl_row" in m else "true"
-    if ioctl not in ("true", "false"):
-        raise r.error(m["ioctl_row"], "ioctl_row must be true or false")
+    ioctl = _flag(r, m["ioctl_row"], "ioctl_row") if "ioctl_row" in m else True
     return Placement(name=name, dir=r.string(m["dir"], "dir"),
                      prefix=r.string(m["prefix"], "prefix") if "prefix" in m else prefix,
-                     hookups=tuple(hookups), maintainers=over, ioctl_row=ioctl == "true",
+                     hookups=tuple(hookups), maintainers=over, ioctl_row=ioctl,
                      files=files)
 
 
@@ -221,45 +240,98 @@ def _facet(r: _Reader, node: yaml.Node, before: list[str]) -> Facet:
 
 
 def _mode(r: _Reader, name: str, node: yaml.Node, facets: tuple[Facet, ...],
-          placements: dict[str, Placement]) -> Mode:
-    m = r.map(node, f"modes.{name}", {"placement", "commits", "cover"})
+          placements: dict[str, Placement], titles: dict[str, str]) -> Mode:
+    m = r.map(node, f"modes.{name}", {"placement", "commits", "cover"},
+              frozenset({"out_of_tree"}))
     placement = r.string(m["placement"], "placement")
     if placement not in placements:
         raise r.error(m["placement"], f"mode {name}: no placement {placement!r} (known: "
                                       f"{', '.join(placements)})")
+    out_of_tree = _flag(r, m.get("out_of_tree"), "out_of_tree")
     known = {f.name: f for f in facets}
-    done: list[str] = []
+    done: list[str] = []          # facets complete
+    started: set[str] = set()     # facets of probes with some of their modules added
     subjects: set[str] = set()
     commits = []
     for c in r.seq(m["commits"], f"modes.{name}.commits"):
-        cm = r.map(c, "a commit", {"facets", "subject", "body"})
-        these = r.names(cm["facets"], "facets")
-        for f in these:
-            if f not in known:
-                raise r.error(cm["facets"], f"mode {name}: no facet {f!r}")
-            if f in done:
-                raise r.error(cm["facets"], f"mode {name}: facet {f!r} is in two commits")
-            missing = [n for n in known[f].needs if n not in done and n not in these]
-            if missing:
-                raise r.error(cm["facets"], f"mode {name}: facet {f!r} comes before "
-                                            f"{', '.join(missing)}, which it needs")
-        done.extend(these)
-        subject = r.string(cm["subject"], "subject")
-        full = f"{placements[placement].prefix}: {subject}"
-        if len(full) > SUBJECT_MAX:
-            raise r.error(cm["subject"], f"subject {full!r} is {len(full)} characters; "
-                                         f"at most {SUBJECT_MAX}")
-        if subject in subjects:
-            raise r.error(cm["subject"], f"mode {name}: subject {subject!r} given twice")
-        subjects.add(subject)
-        commits.append(Commit(facets=these, subject=subject, body=r.text(cm["body"], "body")))
-    left = [f.name for f in facets if f.name not in done]
-    if left:
-        raise r.error(m["commits"], f"mode {name}: facets {', '.join(left)} are in no commit")
+        commit = _commit(r, name, c, known, done, started, titles,
+                         placements[placement].prefix)
+        if commit.subject in subjects:
+            raise r.error(c, f"mode {name}: subject {commit.subject!r} given twice")
+        subjects.add(commit.subject)
+        commits.append(commit)
+    left = [f.name for f in facets if f.name not in done and f.name not in started]
+    if left and not out_of_tree:
+        raise r.error(m["commits"], f"mode {name}: facets {', '.join(left)} are in no commit "
+                                    "(or say out_of_tree: true)")
+    some = sorted(started - set(done))
+    if some and not out_of_tree:
+        raise r.error(m["commits"], f"mode {name}: facets {', '.join(some)} add only the "
+                                    "probes: named (or say out_of_tree: true)")
     cover = r.map(m["cover"], "cover", {"title", "body"})
     return Mode(name=name, placement=placement, commits=tuple(commits),
                 cover_title=r.string(cover["title"], "cover.title"),
-                cover_body=r.text(cover["body"], "cover.body"))
+                cover_body=r.text(cover["body"], "cover.body"), out_of_tree=out_of_tree)
+
+
+def _commit(r: _Reader, mode: str, c: yaml.Node, known: dict[str, Facet], done: list[str],
+            started: set[str], titles: dict[str, str], prefix: str) -> Commit:
+    """One commit of a mode; ``done`` and ``started`` (facets complete, facets of probes
+    begun) are updated with it."""
+    cm = r.map(c, "a commit", {"facets", "subject", "body"}, frozenset({"probes", "each"}))
+    these = r.names(cm["facets"], "facets")
+    for f in these:
+        if f not in known:
+            raise r.error(cm["facets"], f"mode {mode}: no facet {f!r}")
+        if f in done:
+            raise r.error(cm["facets"], f"mode {mode}: facet {f!r} is in two commits")
+        missing = [n for n in known[f].needs
+                   if n not in done and n not in these and n not in started]
+        if missing:
+            raise r.error(cm["facets"], f"mode {mode}: facet {f!r} comes before "
+                                        f"{', '.join(missing)}, which it needs")
+    if ("probes" in cm or "each" in cm) and (len(these) != 1
+                                             or known[these[0]].kinds != ("probes",)):
+        raise r.error(c, f"mode {mode}: probes: and each: need one facet of probes alone")
+    if "probes" in cm and "each" in cm:
+        raise r.error(c, f"mode {mode}: a commit takes probes: or each:, not both")
+    each = r.string(cm["each"], "each") if "each" in cm else None
+    if each not in (None, "probe"):
+        raise r.error(cm["each"], f"each: {each!r}: the one known value is probe")
+    probes = r.names(cm["probes"], "probes") if "probes" in cm else None
+    for sub in probes or ():
+        if sub not in titles:
+            raise r.error(cm["probes"], f"no probe {sub!r} in instrumentation/events/")
+    if probes is not None:
+        started.update(these)
+    else:
+        done.extend(these)
+    subject = r.string(cm["subject"], "subject")
+    body = r.text(cm["body"], "body")
+    longest = max(titles, key=lambda k: len(titles[k])) if titles else ""
+    try:
+        sample = subject.format(probe=longest, title=titles.get(longest, ""))
+        body.format(probe=longest, title=titles.get(longest, ""))
+    except (KeyError, IndexError, ValueError) as e:
+        raise r.error(cm["subject"], f"subject or body: {{{e}}} is not a placeholder "
+                                     "(known: {probe}, {title})") from None
+    if each and sample == subject:
+        raise r.error(cm["subject"], "a commit made for each probe needs {probe} or {title} "
+                                     "in its subject")
+    full = f"{prefix}: {sample}"
+    if len(full) > SUBJECT_MAX:
+        raise r.error(cm["subject"], f"subject {full!r} is {len(full)} characters; "
+                                     f"at most {SUBJECT_MAX}")
+    return Commit(facets=these, subject=subject, body=body, probes=probes, each=each)
+
+
+def _flag(r: _Reader, node: yaml.Node | None, what: str) -> bool:
+    if node is None:
+        return False
+    v = r.string(node, what)
+    if v not in ("true", "false"):
+        raise r.error(node, f"{what} must be true or false")
+    return v == "true"
 
 
 def _edit(r: _Reader, node: yaml.Node) -> Edit:

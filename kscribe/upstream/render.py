@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import functools
 import re
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kscribe.codegen import kconfig as kconfigs
 from kscribe.codegen.env import environment
-from kscribe.codegen.module import CORE_FILES, SYSCALL_FILES, SYSCALL_MODULE, SYSCALL_TABLES
+from kscribe.codegen.kconfig import CORE_MODULE, SYSCALL_MODULE, symbol
+from kscribe.codegen.module import CORE_FILES, SYSCALL_FILES, SYSCALL_TABLES
 from kscribe.config import paths
 from kscribe.errors import KscribeError
 from kscribe.instrument.events.spec import load_all
+from kscribe.upstream.ioctls import TABLE, Block, register
 from kscribe.upstream.plan import Edit, Hookup, Placement, Plan
 
 FILES = paths.ROOT / "patches" / "files"
 UAPI = "include/uapi/linux/kscribe.h"
 DOC = "Documentation/trace/kscribe.rst"
 SELFTEST = "tools/testing/selftests/kscribe"
-IOCTL_TABLE = "Documentation/userspace-api/ioctl/ioctl-number.rst"
 # lines the docs and the selftest add to the tree's indexes, wherever the tracer is placed
 KIND_HOOKUPS = {
     "docs": (Hookup(file="Documentation/trace/index.rst", after="   ring-buffer-design",
@@ -46,6 +47,7 @@ class Sources:
     build: Path                        # the rendered out-of-tree build folder
     probes: tuple[str, ...]            # subsystems with a probe module, in spec order
     syscalls: bool                     # the syscall probe is there
+    uapi: str                          # the uapi header, with the ioctl numbers of the tree
     maintainer: str                    # "Name <email>", from the user's git identity
     release: str                       # the base kernel's version, e.g. 7.2.13
 
@@ -90,68 +92,41 @@ def _edit(plan: Plan, e: Edit, text: str) -> str:
     return text.replace(e.replace, e.with_)
 
 
-def _symbol(plan: Plan, module: str) -> str:
-    return plan.kconfig if module == "kscribe_core" else \
-        f"{plan.kconfig}_{module.removeprefix('kscribe_').upper()}"
+def kconfig(src: Sources, kinds: set[str], subsystems: tuple[str, ...]) -> str:
+    """The tracer's Kconfig with the entries of ``kinds`` (of probes, ``subsystems``): the
+    same text that chooses the probe modules of an out-of-tree build."""
+    specs = [s for s in load_all(paths.INSTRUMENTATION / "events")
+             if "probes" in kinds and s.subsystem in subsystems]
+    return kconfigs.render(kconfigs.options(specs, "syscalls" in kinds and src.syscalls))
 
 
-def _probe_help(title: str, events: list[str], module: str) -> list[str]:
-    lines = textwrap.wrap(f"Records {title} in kscribe recordings, from these tracepoints: "
-                          f"{', '.join(events)}.", 64)
-    return [*lines, "", *textwrap.wrap("To compile this as a module, choose M here: the module "
-                                       f"will be called {module}.", 64)]
-
-
-def kconfig(plan: Plan, src: Sources, kinds: set[str]) -> str:
-    """The tracer's Kconfig with the entries of ``kinds``."""
-    specs = {s.subsystem: s for s in load_all(paths.INSTRUMENTATION / "events")}
-    probes = []
+def makefile(plan: Plan, src: Sources, kinds: set[str], subsystems: tuple[str, ...]) -> str:
+    """The tracer's Makefile with the modules of ``kinds`` (of probes, ``subsystems``)."""
+    modules = [{"name": CORE_MODULE, "symbol": kconfigs.SYMBOL, "objects": []}]
     if "probes" in kinds:
-        for sub in src.probes:
-            module = f"kscribe_probe_{sub}"
-            title = plan.probe_titles.get(sub)
-            if title is None:
-                raise KscribeError(f"{plan.path}: probes.titles has no title for {sub!r}")
-            probes.append({"symbol": _symbol(plan, module), "title": title,
-                           "requires": list(specs[sub].requires),
-                           "help": _probe_help(title, [e.tracepoint for e in specs[sub].events],
-                                               module)})
-    if "syscalls" in kinds and src.syscalls:
-        module = SYSCALL_MODULE
-        probes.append({"symbol": _symbol(plan, module), "title": "system calls",
-                       "requires": ["HAVE_SYSCALL_TRACEPOINTS"],
-                       "help": _probe_help("system calls, entry and exit with their "
-                                           "arguments,", ["sys_enter", "sys_exit"], module)})
-    return environment().get_template("upstream/Kconfig.j2").render(
-        symbol=plan.kconfig, probes=probes)
-
-
-def makefile(plan: Plan, src: Sources, kinds: set[str]) -> str:
-    """The tracer's Makefile with the modules of ``kinds``."""
-    modules = [{"name": "kscribe_core", "symbol": plan.kconfig, "objects": []}]
-    if "probes" in kinds:
-        modules += [{"name": f"kscribe_probe_{s}", "symbol": _symbol(plan, f"kscribe_probe_{s}"),
-                     "objects": []} for s in src.probes]
+        modules += [{"name": f"kscribe_probe_{s}", "symbol": symbol(f"kscribe_probe_{s}"),
+                     "objects": []} for s in subsystems]
     if "syscalls" in kinds and src.syscalls:
         objects = [f"{Path(f).stem}.o" for f in (*SYSCALL_FILES.values(), SYSCALL_TABLES)
                    if f.endswith(".c")]
-        modules.append({"name": SYSCALL_MODULE, "symbol": _symbol(plan, SYSCALL_MODULE),
+        modules.append({"name": SYSCALL_MODULE, "symbol": symbol(SYSCALL_MODULE),
                         "objects": objects})
     return environment().get_template("upstream/Makefile.j2").render(modules=modules)
 
 
-def _new_files(plan: Plan, src: Sources, placement: Placement, kind: str) -> dict[str, str]:
+def _new_files(plan: Plan, src: Sources, placement: Placement, kind: str,
+               subsystems: tuple[str, ...]) -> dict[str, str]:
     d = placement.dir
     if kind == "core":
         out = {f"{d}/{name}": apply_edits(plan, rel, (src.build / name).read_text(), src.release)
                for rel, name in CORE_FILES.items() if not name.startswith("include/")}
-        out[UAPI] = (src.build / "include/uapi/linux/kscribe.h").read_text()
+        out[UAPI] = src.uapi
         out.update({f"{d}/{name}": (FILES / source).read_text()
                     for name, source in placement.files.items()})
         return out
     if kind == "probes":
         return {f"{d}/kscribe_probe_{s}.c": (src.build / f"kscribe_probe_{s}.c").read_text()
-                for s in src.probes}
+                for s in subsystems}
     if kind == "syscalls":
         names = [*SYSCALL_FILES.values(), SYSCALL_TABLES] if src.syscalls else []
         return {f"{d}/{n}": (src.build / n).read_text() for n in names}
@@ -199,36 +174,28 @@ def maintainers(text: str, plan: Plan, src: Sources, entries: list[str],
                        f"{m['title']!r}; cannot place the new one")
 
 
-def ioctl_row(text: str, plan: Plan, magic: str, first: int, last: int) -> str:
-    """ioctl-number.rst with the ABI's block, after the row the plan names."""
-    row = f"{magic!r:<6}{first:02X}-{last:02X}  {'uapi/linux/kscribe.h':<58}kscribe tracer"
-    lines = text.split("\n")
-    at = [i for i, ln in enumerate(lines) if ln.startswith(plan.ioctl_row_after)]
-    if len(at) != 1:
-        raise KscribeError(f"{plan.path}: ioctl.row_after {plan.ioctl_row_after!r} matches "
-                           f"{len(at)} rows of {IOCTL_TABLE}; it must match one")
-    return "\n".join([*lines[:at[0] + 1], row.rstrip(), *lines[at[0] + 1:]])
-
-
 def state(plan: Plan, src: Sources, placement: Placement, facets: list[str],
-          base_file: Callable[[str], str], abi: tuple[str, int, int]) -> State:
+          base_file: Callable[[str], str], abi: Block,
+          subsystems: tuple[str, ...] | None = None) -> State:
     """The new and changed files of a tree holding ``facets`` (names, in plan order).
 
-    ``base_file(path)`` reads a file of the base tree; ``abi`` is the ioctl block
-    (magic character, first and last number).
+    ``base_file(path)`` reads a file of the base tree; ``abi`` is the ioctl block the tree
+    registers; ``subsystems`` are the probe modules present (all of them by default).
     """
     st = State()
     kinds = {k for f in facets for k in plan.facet(f).kinds}
+    subs = src.probes if subsystems is None else \
+        tuple(s for s in src.probes if s in subsystems)
     for f in facets:
         for kind in plan.facet(f).kinds:
-            for path, text in _new_files(plan, src, placement, kind).items():
+            for path, text in _new_files(plan, src, placement, kind, subs).items():
                 st.files[path] = text
                 st.facet_of[path] = f
     if "core" not in kinds:
         return st
     d = placement.dir
-    st.files[f"{d}/Kconfig"] = kconfig(plan, src, kinds)
-    st.files[f"{d}/Makefile"] = makefile(plan, src, kinds)
+    st.files[f"{d}/Kconfig"] = kconfig(src, kinds, subs)
+    st.files[f"{d}/Makefile"] = makefile(plan, src, kinds, subs)
     core = next(f for f in facets if "core" in plan.facet(f).kinds)
     st.facet_of[f"{d}/Kconfig"] = st.facet_of[f"{d}/Makefile"] = core
     changed: dict[str, str] = {}
@@ -243,6 +210,26 @@ def state(plan: Plan, src: Sources, placement: Placement, facets: list[str],
         ([f"{SELFTEST}/"] if "selftest" in kinds else [])
     edit("MAINTAINERS", lambda t: maintainers(t, plan, src, entries, placement))
     if placement.ioctl_row:
-        edit(IOCTL_TABLE, lambda t: ioctl_row(t, plan, *abi))
+        edit(TABLE, lambda t: register(t, abi, UAPI.removeprefix("include/"),
+                                       f"{plan.name} tracer"))
     st.files.update(changed)
     return st
+
+
+def outside(src: Sources, placement: Placement, rest: list[str]) -> dict[str, str]:
+    """The folder of the modules ``rest`` that stay out of tree: their sources and a Kbuild
+    that builds them with ``make M=`` against the tree holding the core."""
+    files: dict[str, str] = {}
+    modules = []
+    for name in rest:
+        if name == SYSCALL_MODULE:
+            parts = [*SYSCALL_FILES.values(), SYSCALL_TABLES]
+            files.update({n: (src.build / n).read_text() for n in parts})
+            modules.append({"name": name, "objects": [f"{Path(f).stem}.o" for f in parts
+                                                      if f.endswith(".c")]})
+        else:
+            files[f"{name}.c"] = (src.build / f"{name}.c").read_text()
+            modules.append({"name": name, "objects": []})
+    files["Kbuild"] = environment().get_template("upstream/Kbuild-outside.j2").render(
+        dir=placement.dir, modules=modules)
+    return files

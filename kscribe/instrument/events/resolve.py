@@ -137,11 +137,8 @@ def resolve_field(spec_path: Path, fs: FieldSpec, tp: Tracepoint, pointer_bits: 
 
 
 def resolve(spec: SubsystemSpec, tree: KernelTree) -> Subsystem:
-    """Join ``spec`` with the target ``tree``: its prototypes, its configuration."""
-    missing = [s for s in spec.requires if not _config_ok(tree, s)]
-    if missing:
-        return Subsystem(spec, left_out=f"{spec.subsystem}: left out, the target lacks "
-                                        f"{', '.join(missing)}")
+    """Join ``spec`` with the target ``tree``: its prototypes. (Whether its configuration
+    allows the subsystem is the tracer's Kconfig's to say: :mod:`kscribe.codegen.kconfig`.)"""
     header = tree.srctree / "include" / spec.header
     if not header.is_file():
         return Subsystem(spec, left_out=f"{spec.subsystem}: left out, the target has no "
@@ -164,10 +161,3 @@ def resolve(spec: SubsystemSpec, tree: KernelTree) -> Subsystem:
                 fields.append(f)
         events.append(Event(name=tp.name, tracepoint=tp, fields=tuple(fields)))
     return Subsystem(spec, events=tuple(events), notes=tuple(notes))
-
-
-def _config_ok(tree: KernelTree, requirement: str) -> bool:
-    """``SYMBOL`` (y or m) or ``SYMBOL=y`` against the target's .config."""
-    sym, _, want = requirement.removeprefix("CONFIG_").partition("=")
-    have = tree.config.get(f"CONFIG_{sym}")
-    return have == want if want else have in ("y", "m")

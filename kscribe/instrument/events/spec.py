@@ -56,9 +56,10 @@ class SubsystemSpec:
 
     path: Path
     subsystem: str
+    title: str                      # what its probe records, e.g. "timers and hrtimers"
     header: str
     events: tuple[EventSpec, ...]
-    requires: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # Kconfig symbols: the `depends on` of its probe
     includes: tuple[str, ...] = ()
 
 
@@ -167,9 +168,11 @@ def load(path: Path) -> SubsystemSpec:
     """Read and check one spec file (structure only; prototypes are checked per target)."""
     root = compose(path)
     top = _mapping(path, root, "spec")
-    _only(path, top, {"subsystem", "header", "requires", "includes", "events"}, "spec")
-    if "subsystem" not in top:
-        raise _err(path, root, "spec: missing key 'subsystem'")
+    _only(path, top, {"subsystem", "title", "header", "requires", "includes", "events"},
+          "spec")
+    for key in ("subsystem", "title"):
+        if key not in top:
+            raise _err(path, root, f"spec: missing key {key!r}")
     subsystem = _string(path, top["subsystem"], "subsystem")
     if path.stem != subsystem:
         raise _err(path, top["subsystem"], f"subsystem {subsystem!r} must match the file "
@@ -188,7 +191,9 @@ def load(path: Path) -> SubsystemSpec:
             raise KscribeError(f"{path}:{ev.line}: tracepoint {ev.tracepoint!r} listed twice")
         seen.add(ev.tracepoint)
         events.append(ev)
-    return SubsystemSpec(path=path, subsystem=subsystem, header=header, events=tuple(events),
+    return SubsystemSpec(path=path, subsystem=subsystem,
+                         title=_string(path, top["title"], "title"), header=header,
+                         events=tuple(events),
                          requires=requires, includes=includes)
 
 

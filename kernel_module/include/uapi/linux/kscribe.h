@@ -291,7 +291,7 @@ struct kscribe_record_lost {
 	__u64 count;
 };
 
-/* 'J' 0x00-0x1f: unused in Documentation/userspace-api/ioctl/ioctl-number.rst */
+/* 'J' 0x00-0x1f: see Documentation/userspace-api/ioctl/ioctl-number.rst */
 #define KSCRIBE_IOC_MAGIC	'J'
 
 /* version of the core module and of the ABI */
