@@ -10,6 +10,7 @@ import functools
 import os
 import shutil
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,25 @@ def _archive_error() -> str | None:
         return None
     except Exception as e:  # noqa: BLE001 - any failure means no archive here
         return f"Debian's archive is unreachable ({e})"
+
+
+# The test suite's own git identity, as tests make their own keys: a fresh machine has none
+# configured, and kscribe itself never makes one up (tests/test_upstream.py checks that it
+# refuses to sign without one).
+TEST_IDENTITY = {"user.name": "kscribe test suite", "user.email": "tests@kscribe.invalid"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def git_identity() -> Iterator[None]:
+    """Every git command of the session, and of the commands it runs, sees TEST_IDENTITY
+    (git's ``GIT_CONFIG_COUNT`` variables, above any configuration file)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GIT_CONFIG_COUNT", str(len(TEST_IDENTITY)))
+    for i, (key, value) in enumerate(TEST_IDENTITY.items()):
+        mp.setenv(f"GIT_CONFIG_KEY_{i}", key)
+        mp.setenv(f"GIT_CONFIG_VALUE_{i}", value)
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

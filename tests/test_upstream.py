@@ -202,6 +202,20 @@ def test_the_command_prints_the_series_and_fails_on_a_bad_mode(env, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_without_a_git_identity_nothing_is_signed(env, tmp_path):
+    """A machine with no user.name gets one line saying how to set it, not a made-up SoB."""
+    bare = {k: v for k, v in env.items() if not k.startswith("GIT_CONFIG_")}
+    bare.update(GIT_CONFIG_GLOBAL=str(tmp_path / "no-gitconfig"), GIT_CONFIG_NOSYSTEM="1")
+    r = subprocess.run([sys.executable, "-m", "kscribe", "upstream", "-q", "bulk",
+                        "--no-proof", "-o", str(tmp_path / "x")], env=bare, cwd=paths.ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("kscribe: error: git has no user.name: set it with `git "
+                               "config --global user.name ...`"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def test_every_patch_builds_in_the_tree_as_m_y_and_n(bulk):
     s, out = bulk
     for p in s.patches:
