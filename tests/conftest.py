@@ -86,7 +86,7 @@ def path_without(tmp_path: Path, *programs: str) -> str:
 
 
 # the project's own inputs, what KSCRIBE_SOURCE points a copy of
-SOURCES = ("templates", "instrumentation", "kernel_module", "tests/guest")
+SOURCES = ("templates", "instrumentation", "kernel_module", "tests/guest", "patches")
 
 
 def copy_sources(dest: Path, parts: tuple[str, ...] = SOURCES) -> Path:
