@@ -5,7 +5,8 @@ lines added, the largest patch in bytes, checkpatch totals, per-patch build resu
 (CONFIG_KSCRIBE=m, =y, =n, W=1), the exports and their in-tree users, the uapi header test,
 the time to generate, to apply and check, to build, and the proof's boot in the Debian
 kernel. The goals of the upstreaming plan are checked on the way: the whole tracer under
-12k added lines, no patch over 300 kB, at most 15 patches per posting.
+12k added lines, no patch over 300 kB, at most 15 patches per posting. Each mode's work
+folder (kernel worktrees and builds, 3.6 GB) is removed once it is measured.
 
 Run: .venv/bin/python bench/upstream.py [--abi keep|new] [MODE...]
 """
@@ -13,6 +14,7 @@ Run: .venv/bin/python bench/upstream.py [--abi keep|new] [MODE...]
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 from kscribe.config.settings import Settings
@@ -38,6 +40,8 @@ def main() -> int:
         out = settings.out_dir / "upstream" / f"{label}-patches"
         s = upstream_series(mode, settings, out, abi=abi)
         proof = upstream_proof(mode, settings, out, abi=abi)
+        # the mode's kernel worktrees and builds (3.6 GB each); its patches stay in out
+        shutil.rmtree(settings.out_dir / "upstream" / label, ignore_errors=True)
         added = sum(p.added for p in s.patches)
         largest = max(s.patches, key=lambda p: p.bytes)
         totals = [sum(p.gates["checkpatch"][k] for p in s.patches)  # type: ignore[index]
