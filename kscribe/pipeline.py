@@ -35,7 +35,7 @@ from kscribe.instrument.syscalls import tables as syscall_tables
 from kscribe.kernel.tree import read_tree
 from kscribe.toolchain.select import Toolchain, select
 from kscribe.upstream.series import Series
-from kscribe.util import atomic
+from kscribe.util import atomic, log
 
 
 @dataclass(frozen=True)
@@ -272,6 +272,40 @@ def _refused(console: str, tool: str) -> str:
     return ""
 
 
+def _intree_sources(p: Prepared, settings: Settings, dest: Path, uapi_header: str,
+                    maintainer: str, release: str) -> Any:
+    """The tracer's files for the tree of ``p``'s kernel, rendered into ``dest``
+    (a :class:`kscribe.upstream.render.Sources`)."""
+    from kscribe.codegen.module import SYSCALL_MODULE, render_sources
+    from kscribe.upstream import render
+
+    # in a tree the tables are of its architecture, not of a Debian target
+    modules = render_sources(read_tree(p.provisioned.kdir), dest,
+                             target=p.target.arch.kbuild_arch, arch=p.target.arch,
+                             syscalls=syscall_tables(p, settings))
+    return render.Sources(build=dest,
+                          probes=tuple(m.removeprefix("kscribe_probe_") for m in modules
+                                       if m.startswith("kscribe_probe_")
+                                       and m != SYSCALL_MODULE),
+                          syscalls=SYSCALL_MODULE in modules, uapi=uapi_header,
+                          maintainer=maintainer, release=release)
+
+
+def _intree_kbuild(p: Prepared, settings: Settings, tree: Path, binds: list[Path]) -> Any:
+    """The kbuild of the kernel tree ``tree`` as ``p``'s Debian kernel, with the compiler
+    that kernel needs (an :class:`kscribe.upstream.intree.Tree`)."""
+    from kscribe.upstream import intree
+
+    tc = select(settings, read_tree(p.provisioned.kdir), p.target.arch,
+                p.target.suite.codename, p.resolved.debs["kbuild"],
+                extra=intree.SOURCE_TREE_PACKAGES)
+    if tc.chroot is not None:
+        tc.chroot.ensure()
+        tc.binds = [tree, *binds]
+    return intree.Tree(path=tree, headers=p.provisioned.kdir, arch=p.target.arch,
+                       toolchain=tc, release=p.resolved.abi)
+
+
 UPSTREAM_TARGET = "sid/amd64"  # the newest Debian kernel: series are made and proven on it
 ABI_CHOICES = ("keep", "new")
 
@@ -282,18 +316,23 @@ def upstream_label(mode: str, abi: str) -> str:
 
 
 def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None = None,
-                    abi: str = "keep", target: str = UPSTREAM_TARGET) -> Series:
+                    abi: str = "keep", target: str = UPSTREAM_TARGET, reroll: bool = False,
+                    trailers: Path | None = None, build: bool = True) -> Series:
     """Make the plan's series ``mode`` on the base tree, write it to ``out``, and gate it.
 
     ``abi`` ``keep`` registers today's ioctl block; ``new`` moves the ABI to a free block of
-    the base tree as the next ABI version.
+    the base tree as the next ABI version. ``reroll`` makes the next version of the series
+    in ``out`` (the earlier ones move to ``out/v<N>/``), keeping the ``trailers`` received
+    (an mbox of replies or a file) where a patch's code is the same. The posting is
+    written as ``out/mail/*.eml`` and taken back with b4 and git am; ``build`` off skips the
+    in-tree builds (a reroll of the text only).
     """
     import tempfile
 
     from kscribe.codegen import uapi
-    from kscribe.codegen.module import SYSCALL_MODULE, render_sources
     from kscribe.upstream import base as bases
-    from kscribe.upstream import gates, intree, ioctls, plan, render, series
+    from kscribe.upstream import gates, intree, ioctls, mail, plan, render, series
+    from kscribe.upstream import reroll as rerolls
     from kscribe.upstream.git import git, identity
 
     the_plan = plan.load()
@@ -302,8 +341,15 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
                            f"{', '.join(the_plan.modes)})")
     if abi not in ABI_CHOICES:
         raise KscribeError(f"--abi {abi!r}: choose {' or '.join(ABI_CHOICES)}")
+    if trailers is not None and not reroll:
+        raise KscribeError("--trailers are taken into a reroll: give --reroll too")
+    previous = series.load(out / "series.json") if reroll else None
+    given = rerolls.received(trailers, previous) if previous and trailers else {}
     p = prepare(target, settings)
     base = bases.from_checkout(tree) if tree else bases.debian_source(settings, p.resolved)
+    if previous is not None and previous.base_commit != base.commit:
+        raise KscribeError(f"{out}: v{previous.version} is on {previous.base}, not on "
+                           f"{base.tag or base.commit}: a reroll keeps the base")
     who = identity(base.repo)
     the_abi = uapi.load()
     block = today = ioctls.Block(the_abi.magic, *the_abi.magic_range)
@@ -316,21 +362,16 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     work = settings.out_dir / "upstream" / upstream_label(mode, abi)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kscribe-intree-") as tmp:
-        # in a tree the tables are of its architecture, not of a Debian target
-        modules = render_sources(read_tree(p.provisioned.kdir), Path(tmp),
-                                 target=p.target.arch.kbuild_arch, arch=p.target.arch,
-                                 syscalls=syscall_tables(p, settings))
-        src = render.Sources(build=Path(tmp),
-                             probes=tuple(m.removeprefix("kscribe_probe_") for m in modules
-                                          if m.startswith("kscribe_probe_")
-                                          and m != SYSCALL_MODULE),
-                             syscalls=SYSCALL_MODULE in modules, uapi=uapi.render(the_abi),
-                             maintainer=who.line, release=base.release)
+        src = _intree_sources(p, settings, Path(tmp), uapi.render(the_abi), who.line,
+                              base.release)
         inputs = ["kernel_module/", "instrumentation/", "patches/plan.yaml",
                   f"the headers of Debian's {p.resolved.abi} kernel ({p.resolved.version})"]
+        version = previous.version + 1 if previous else 1
         made = series.make(the_plan, mode, base, bases.worktree(base, work / "series"), src,
                            who, block, the_abi.abi_version, inputs, out,
-                           moved_from=today if abi == "new" else None)
+                           moved_from=today if abi == "new" else None, previous=previous,
+                           given=given, notes=rerolls.notes(upstream_label(mode, abi),
+                                                            version))
         outside = work / "outside"
         shutil.rmtree(outside, ignore_errors=True)
         for name, text in render.outside(src, placement, made.out_of_tree).items():
@@ -344,17 +385,15 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
         gates.maintainers(applied, made, where["title"], [who.line, where["list"]])
         made.seconds["am_checkpatch"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
-        tc = select(settings, read_tree(p.provisioned.kdir), p.target.arch,
-                    p.target.suite.codename, p.resolved.debs["kbuild"],
-                    extra=intree.SOURCE_TREE_PACKAGES)
-        if tc.chroot is not None:
-            tc.chroot.ensure()
-            tc.binds = [work / "series", outside]
-        kernel = intree.Tree(path=work / "series", headers=p.provisioned.kdir,
-                             arch=p.target.arch, toolchain=tc, release=p.resolved.abi)
-        intree.gate(kernel, made, placement.dir,
-                    intree.Outputs(modules=out / "modules", include=out / "include",
-                                   selftest=out / "kscribe_test"),
+        made.mail = mail.write(applied, [Path(made.cover), *(Path(x.file) for x in made.patches)],
+                               out / "mail", made.change_id, made.version, who.line)
+        gates.round_trip(base, made, made.mail, work / "round-trip")
+        made.seconds["mail_round_trip"] = round(time.monotonic() - started, 1)
+        if not build:
+            return made
+        started = time.monotonic()
+        kernel = _intree_kbuild(p, settings, work / "series", [outside])
+        intree.gate(kernel, made, placement.dir, intree.Outputs.of(out),
                     outside if made.out_of_tree else None)
         made.seconds["build"] = round(time.monotonic() - started, 1)
     except gates.GateFailed as e:
@@ -363,6 +402,87 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     finally:
         atomic.write_json(out / "series.json", asdict(made))
     return made
+
+
+def upstream_history(settings: Settings, out: Path, tree: Path | None = None,
+                     source: Path | None = None, url: str | None = None, build: bool = True,
+                     target: str = UPSTREAM_TARGET) -> Any:
+    """History mode: the tracer's own history (of ``source``, this checkout by default)
+    rewritten into the tree's paths and merged into the base, then the hook-up commit that
+    makes the tree the plan's ``history.mode`` series' final tree. Checks confinement (C1)
+    and the base tag (C2), reports the DCO and the licenses (C3), writes the pull request
+    text for ``url`` (default: the tree's folder) and, with ``build``, builds the tip (C4).
+    The report (:class:`kscribe.upstream.history.Report`) goes to ``out/history.json``."""
+    import tempfile
+
+    from kscribe.codegen import uapi
+    from kscribe.upstream import base as bases
+    from kscribe.upstream import gates, history, intree, ioctls, plan, render
+    from kscribe.upstream.git import git, identity
+
+    the_plan = plan.load()
+    h = the_plan.history
+    mode = the_plan.modes[h.mode]
+    placement = the_plan.placements[mode.placement]
+    p = prepare(target, settings)
+    base = bases.from_checkout(tree) if tree else bases.debian_source(settings, p.resolved)
+    who = identity(base.repo)
+    src_repo = source or history.checkout()
+    work = settings.out_dir / "upstream" / "history"
+    prefixes = tuple(dict.fromkeys(new for _, new in h.renames))
+    started = time.monotonic()
+    rewritten = history.rewrite(src_repo, h.renames, work / "rewritten")
+    rep = history.report(src_repo, rewritten, h.renames, base.repo, base.commit)
+    rep.seconds["import"] = round(time.monotonic() - started, 1)
+    try:
+        kernel = bases.worktree(base, work / "tree")
+        epoch = max(int(git(kernel, "log", "-1", "--format=%ct", base.commit)),
+                    int(git(rewritten, "log", "-1", "--format=%ct", "HEAD"))) + 60
+        log.progress(f"history: merging {rep.imported} commits into {base.tag or base.commit}")
+        rep.merge = history.merge(kernel, rewritten, h.merge_subject, h.merge_body, epoch)
+        rep.parents = git(kernel, "rev-parse", f"{rep.merge}^1", f"{rep.merge}^2").split()
+        rep.base_tag = git(kernel, "describe", "--tags", "--exact-match", rep.parents[0],
+                           check=False)
+        if not rep.base_tag:
+            raise gates.GateFailed(f"C2: the merge's first parent {rep.parents[0][:12]} is "
+                                   f"no release tag; merge into a tagged release")
+        rep.confinement = history.confined(kernel, rep.merge, prefixes)
+        if rep.confinement:
+            raise gates.GateFailed(f"C1: imported commits touch paths outside "
+                                   f"{', '.join(prefixes)}: {rep.confinement[0]}",
+                                   "\n".join(rep.confinement))
+        the_abi = uapi.load()
+        block = ioctls.Block(the_abi.magic, *the_abi.magic_range)
+        facets = list(dict.fromkeys(f for c in mode.commits for f in c.facets))
+
+        def base_file(path: str) -> str:
+            return git(base.repo, "show", f"{base.commit}:{path}") + "\n"
+        with tempfile.TemporaryDirectory(prefix="kscribe-intree-") as tmp:
+            src = _intree_sources(p, settings, Path(tmp), uapi.render(the_abi), who.line,
+                                  base.release)
+            st = render.state(the_plan, src, placement, facets, base_file, block)
+            message = (f"{placement.prefix}: {h.hookup_subject}\n\n"
+                       f"{plan.wrap(h.hookup_body)}\nSigned-off-by: {who.line}\n")
+            rep.hookup = history.hookup(kernel, st.files, prefixes, message, epoch + 60)
+        git(kernel, "branch", "-f", HISTORY_BRANCH, rep.hookup)
+        atomic.write_text(out / "pull-request.txt", history.request_pull(
+            kernel, rep.base_tag, url or str(kernel), HISTORY_BRANCH) + "\n")
+        rep.seconds["merge_hookup"] = round(time.monotonic() - started, 1)
+        if build:
+            started = time.monotonic()
+            t = _intree_kbuild(p, settings, kernel, [])
+            rep.gates["build"] = intree.build_commit(t, placement.dir, "the tip")
+            intree.tip(t, placement.dir, rep.gates, intree.Outputs.of(out))
+            rep.seconds["build"] = round(time.monotonic() - started, 1)
+    except gates.GateFailed as e:
+        atomic.write_text(out / "gate-failure.txt", e.output)
+        raise
+    finally:
+        atomic.write_json(out / "history.json", asdict(rep))
+    return rep
+
+
+HISTORY_BRANCH = "kscribe-history"
 
 
 def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "keep",
@@ -416,7 +536,8 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
     if earlier:
         about["earlier_abi_refused"] = earlier
     r = _read_trace(v, dest, Layout(dest), about)
-    record = series_dir / "series.json"
+    record = next((series_dir / n for n in ("series.json", "history.json")
+                   if (series_dir / n).is_file()), series_dir / "series.json")
     if record.is_file():
         proof = {**about, "events": len(r.events), "per_type": r.summary,
                  "boot": v.summary()}

@@ -160,10 +160,21 @@ def upstream(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline import upstream_label, upstream_series
     from kscribe.upstream.gates import GateFailed
 
+    if args.mode == "status":
+        return upstream_status(args)
+    if args.mode == "history":
+        return upstream_history(args, settings)
+    if args.source is not None or args.url is not None:
+        raise KscribeError("--source and --url are options of `upstream history` only")
+    if args.folder is not None:
+        raise KscribeError(f"upstream {args.mode}: a folder is given to `upstream status` "
+                           f"only; the output folder is -o DIR")
     label = upstream_label(args.mode, args.abi)
     out = args.output or settings.out_dir / "upstream" / f"{label}-patches"
     try:
-        s = upstream_series(args.mode, settings, out, tree=args.tree, abi=args.abi)
+        s = upstream_series(args.mode, settings, out, tree=args.tree, abi=args.abi,
+                            reroll=args.reroll, trailers=args.trailers,
+                            build=not args.no_build)
     except GateFailed as e:
         print(f"kscribe: upstream {args.mode}: gate failed: {e} (its output: "
               f"{out / 'gate-failure.txt'})")
@@ -171,18 +182,67 @@ def upstream(args: argparse.Namespace, settings: Settings) -> int:
     for p in s.patches:
         cp = p.gates["checkpatch"]
         assert isinstance(cp, dict)
+        since = f", {p.since} since v{s.version - 1}" if p.since else ""
+        kept = f", keeps {'; '.join(p.trailers)}" if p.trailers else ""
         print(f"  {p.number:2}/{len(s.patches)} {p.subject}: +{p.added} -{p.removed}, "
-              f"{p.bytes} bytes, checkpatch {cp['errors']}/{cp['warnings']}/{cp['checks']}")
-    print(f"{label}: {len(s.patches)} patches on {s.base} in {out} (series.json); ioctl "
+              f"{p.bytes} bytes, checkpatch {cp['errors']}/{cp['warnings']}/{cp['checks']}"
+              f"{since}{kept}")
+    print(f"{label}: v{s.version}, {len(s.patches)} patches on {s.base} in {out} "
+          f"(series.json, mail/: {len(s.mail)} messages, b4 and git am round trip identical); "
+          f"ioctl "
           f"block {s.abi['magic']!r} {s.abi['first']:02X}-{s.abi['last']:02X}, ABI "
           f"{s.abi['version']}")
     if s.out_of_tree:
         print(f"{label}: out of tree, built against the tree: {', '.join(s.out_of_tree)}")
-    if args.no_proof:
+    return _proof(args, settings, label, out)
+
+
+def _proof(args: argparse.Namespace, settings: Settings, label: str, out: Path) -> int:
+    """The proof of what ``out`` holds, unless the command line skips it."""
+    if args.no_proof or args.no_build:
         return 0
     from kscribe.pipeline import upstream_proof
 
     r = upstream_proof(args.mode, settings, out, abi=args.abi)
     print(f"{label}: proof: {r.verdict.summary()}; {len(r.events)} events read by "
           f"babeltrace2 ({r.trace})")
+    return 0
+
+
+def upstream_history(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import upstream_history as run_history
+    from kscribe.upstream.gates import GateFailed
+
+    if args.reroll or args.trailers or args.abi != "keep" or args.folder is not None:
+        raise KscribeError("upstream history takes -o, --tree, --source, --url, --no-build "
+                           "and --no-proof (a history is merged, not rerolled)")
+    out = args.output or settings.out_dir / "upstream" / "history-patches"
+    try:
+        r = run_history(settings, out, tree=args.tree, source=args.source, url=args.url,
+                        build=not args.no_build)
+    except GateFailed as e:
+        print(f"kscribe: upstream history: gate failed: {e} (its output: "
+              f"{out / 'gate-failure.txt'})")
+        return 1
+    print(f"history: {r.imported} commits of {r.source} imported; merge {r.merge[:12]} "
+          f"(parents {r.parents[0][:12]} {r.base_tag}, {r.parents[1][:12]}); hook-up "
+          f"{r.hookup[:12]}")
+    print(f"history: confined to the plan's paths (C1); {len(r.without_signoff)} commits "
+          f"without Signed-off-by (C3); {len(r.touching_outside)} originally touching "
+          f"other files too; licenses {', '.join(sorted(r.licenses))}"
+          f"{'; NOT in LICENSES/: ' + ', '.join(r.missing_licenses) if r.missing_licenses else ''}")
+    print(f"history: report {out / 'history.json'}, pull request {out / 'pull-request.txt'}")
+    return _proof(args, settings, "history", out)
+
+
+def upstream_status(args: argparse.Namespace) -> int:
+    from kscribe.upstream import status
+
+    if args.folder is None:
+        raise KscribeError("upstream status: give the folder of a series, e.g. "
+                           "out/upstream/bulk-patches")
+    versions = status.versions(args.folder)
+    print(status.text(versions), end="")
+    page = status.write_html(versions, args.folder / "status.html")
+    print(f"{args.folder}: {len(versions)} versions; the review page is {page}")
     return 0

@@ -106,8 +106,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--append", default="", help="extra kernel command line")
     sp = add("upstream", commands.upstream, "make the tracer into a kernel patch series in a "
              "posting mode of patches/plan.yaml, on a real kernel tree; gate every patch (git "
-             "am, checkpatch, W=1 builds as m, y and n), then boot the result in its kernel")
-    sp.add_argument("mode", help="a mode of patches/plan.yaml, e.g. bulk")
+             "am, checkpatch, W=1 builds as m, y and n), write it as mail and take it back "
+             "with b4 and git am, then boot the result in its kernel. `upstream history` "
+             "merges this repository's own history into the tree instead; `upstream status "
+             "DIR` shows every version of a series (and writes DIR/status.html)")
+    sp.add_argument("mode", help="a mode of patches/plan.yaml (e.g. bulk), history, or status")
+    sp.add_argument("folder", nargs="?", type=Path, help="status only: the series' folder")
     sp.add_argument("-o", "--output", type=Path, help="folder for the patches and "
                     "series.json (default out/upstream/MODE-patches, or MODE-abi-new-patches)")
     sp.add_argument("--tree", type=Path, help="a kernel git checkout to use as the base, at "
@@ -117,6 +121,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--abi", choices=("keep", "new"), default="keep", help="keep: register "
                     "today's ioctl block (default); new: move the ABI to a free block of the "
                     "base tree as the next ABI version")
+    sp.add_argument("--reroll", action="store_true", help="make the next version of the "
+                    "series in the output folder: same change-id, its changes and range-diff "
+                    "in the cover letter, the earlier versions kept in v<N>/")
+    sp.add_argument("--trailers", type=Path, help="with --reroll: the trailers received on "
+                    "the last version, as an mbox of the replies or lines 'NUMBER: "
+                    "Reviewed-by: Name <address>' (0: the whole series)")
+    sp.add_argument("--source", type=Path, help="history only: the kscribe git repository "
+                    "whose history is imported (default: this checkout)")
+    sp.add_argument("--url", help="history only: where the branch will be pulled from, for "
+                    "the pull request text (default: the tree's folder)")
+    sp.add_argument("--no-build", action="store_true", help="skip the in-tree builds and the "
+                    "proof (only am, checkpatch, addressing and the round trip)")
     add_syscall_commands(add)
     return p
 

@@ -8,10 +8,11 @@ from kscribe.codegen.cformat import c_string, wrap_statement
 from kscribe.config import paths
 
 
-def environment() -> jinja2.Environment:
-    """A fresh environment over ``templates/`` (``module/``, ``guest/``)."""
+def environment(html: bool = False) -> jinja2.Environment:
+    """A fresh environment over ``templates/`` (``module/``, ``guest/``, ``upstream/``);
+    ``html`` escapes what it substitutes, for pages."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(paths.TEMPLATES),
+        loader=jinja2.FileSystemLoader(paths.TEMPLATES), autoescape=html,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )

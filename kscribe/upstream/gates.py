@@ -9,6 +9,8 @@ with it. Findings of the base tree's ``checkpatch.pl --strict`` fail unless
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +19,12 @@ import yaml
 from kscribe.config import paths
 from kscribe.errors import KscribeError
 from kscribe.kernel.checkpatch import check_patch, findings
+from kscribe.upstream import mail
 from kscribe.upstream.base import Base, worktree
 from kscribe.upstream.git import git
+from kscribe.upstream.mail import Message
 from kscribe.upstream.series import Series
-from kscribe.util import log, proc, yamlspec
+from kscribe.util import atomic, log, proc, yamlspec
 
 ALLOW = paths.ROOT / "patches" / "checkpatch-allow.yaml"
 
@@ -72,6 +76,46 @@ def am(base: Base, series: Series, dest: Path) -> Path:
     if git(tree, "rev-parse", "HEAD^{tree}") != series.tip_tree:
         raise GateFailed("git am: the applied series differs from the one committed")
     return tree
+
+
+def round_trip(base: Base, series: Series, messages: list[Message], dest: Path) -> None:
+    """What a maintainer does with the posting: ``b4 --offline-mode am`` of its messages
+    (as one mbox), then ``git am`` of the mbox b4 writes onto a clean worktree of the base;
+    the tree after it must be the series' own tip tree."""
+    tree = worktree(base, dest / "tree")
+    got = dest / "b4"
+    shutil.rmtree(got, ignore_errors=True)
+    got.mkdir(parents=True)
+    atomic.write_text(dest / "posting.mbox", mail.mbox(messages))
+    b4 = Path(sys.executable).with_name("b4")
+    log.progress(f"round trip: b4 am of {len(messages)} messages, git am onto the base")
+    r = proc.run([str(b4) if b4.is_file() else "b4", "--offline-mode", "am", "--no-cover",
+                  "-m", str(dest / "posting.mbox"), "-o", str(got)], cwd=tree, check=False,
+                 why="to take the posting back as a maintainer does")
+    written = sorted(got.glob("*.mbx"))
+    if r.returncode or len(written) != 1:
+        raise GateFailed(f"b4 am: exit {r.returncode}, {len(written)} mbox files: "
+                         f"{proc.tail(r.stderr or r.stdout)}", r.stderr + r.stdout)
+    a = proc.run(["git", "-C", tree, "am", "-q", str(written[0])], check=False,
+                 why="to apply what b4 took")
+    if a.returncode:
+        git(tree, "am", "--abort", check=False)
+        raise GateFailed(f"git am of b4's {written[0].name}: {proc.tail(a.stderr or a.stdout)}",
+                         a.stderr + a.stdout)
+    count = int(git(tree, "rev-list", "--count", f"{series.base_commit}..HEAD"))
+    same = git(tree, "rev-parse", "HEAD^{tree}") == series.tip_tree
+    series.gates["round_trip"] = {"b4": b4_version(b4), "messages": len(messages),
+                                  "commits": count, "identical": same}
+    if not same or count != len(series.patches):
+        raise GateFailed(f"round trip: b4 am and git am gave {count} commits and "
+                         f"{'the' if same else 'another'} tree, not the series' "
+                         f"{len(series.patches)} patches and tree {series.tip_tree[:12]}")
+
+
+def b4_version(b4: Path) -> str:
+    r = proc.run([str(b4) if b4.is_file() else "b4", "--version"], check=False,
+                 why="to name the b4 of the round trip")
+    return r.stdout.strip()
 
 
 def checkpatch(tree: Path, series: Series, allowed: list[Allowed]) -> None:

@@ -151,6 +151,12 @@ class Outputs:
     include: Path          # the uapi header as installed, for rebuilding the tracer's tools
     selftest: Path         # the tree's selftest, built static
 
+    @classmethod
+    def of(cls, folder: Path) -> Outputs:
+        """Where a series' (or a history's) folder keeps them, for ``upstream_proof``."""
+        return cls(modules=folder / "modules", include=folder / "include",
+                   selftest=folder / "kscribe_test")
+
 
 def gate(t: Tree, series: Series, folder: str, out: Outputs,
          outoftree: Path | None = None) -> None:
@@ -168,19 +174,26 @@ def gate(t: Tree, series: Series, folder: str, out: Outputs,
             raise GateFailed(f"{label}: Kconfig symbols used and not defined: "
                              f"{'; '.join(undefined)}")
         p.gates["build"] = build_commit(t, folder, label)
-    # the tip's modules, for the proof: built last as =m
+    tip(t, folder, series.gates, out, outoftree)
+
+
+def tip(t: Tree, folder: str, gates: dict[str, object], out: Outputs,
+        outoftree: Path | None = None) -> None:
+    """At the tree's current commit (the tip): build the tracer as =m, check its exports and
+    the uapi header, build ``outoftree`` (the modules that stay out of tree) against it, and
+    keep the modules, the installed header and the selftest; what each gave into ``gates``."""
     log.progress("build gate: the tip as =m, its exports, the uapi header test")
     _configure(t, symbols(t.path, folder), "m")
     _step(t, "tip, =m", "olddefconfig")
     _step(t, "tip, =m", "modules_prepare")
     _step(t, "tip, =m", "W=1", f"M={folder}", "modules")
     kos = sorted((t.path / folder).glob("*.ko"))
-    series.gates["exports"] = exports(t.path / folder / "Module.symvers",
-                                      {ko.stem: _imports(t, ko) for ko in kos})
-    series.gates["uapi"] = uapi_test(t)
+    gates["exports"] = exports(t.path / folder / "Module.symvers",
+                               {ko.stem: _imports(t, ko) for ko in kos})
+    gates["uapi"] = uapi_test(t)
     if outoftree is not None:
-        log.progress(f"build gate: {len(series.out_of_tree)} modules out of tree, against it")
-        series.gates["out_of_tree"] = build_outside(t, folder, outoftree)
+        log.progress("build gate: the modules out of tree, against it")
+        gates["out_of_tree"] = build_outside(t, folder, outoftree)
         kos += sorted(outoftree.glob("*.ko"))
     with atomic.atomic_path(out.modules, directory=True) as tmp:
         for ko in kos:

@@ -94,6 +94,19 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class History:
+    """History mode: this repository's paths that become in-tree code, where each prefix
+    lands, and the texts of the merge and of the hook-up commit."""
+
+    mode: str                              # the series whose final tree the tip is
+    renames: tuple[tuple[str, str], ...]   # (this repository's prefix, the tree's)
+    merge_subject: str
+    merge_body: str
+    hookup_subject: str
+    hookup_body: str
+
+
+@dataclass(frozen=True)
 class Plan:
     path: Path
     name: str
@@ -106,6 +119,7 @@ class Plan:
     ioctl_new_magics: str           # and the codes to look for a free one in, in order
     edits: tuple[Edit, ...]
     modes: dict[str, Mode]
+    history: History
 
     def facet(self, name: str) -> Facet:
         return next(f for f in self.facets if f.name == name)
@@ -160,7 +174,7 @@ def load(path: Path = PLAN) -> Plan:
     r = _Reader(path)
     root = yamlspec.compose(path)
     top = r.map(root, "the plan", {"name", "prefix", "placement", "maintainers", "facets",
-                                   "ioctl", "intree", "modes"})
+                                   "ioctl", "intree", "modes", "history"})
     prefix = r.string(top["prefix"], "prefix")
     placements = {k.value: _placement(r, k.value, v, prefix)
                   for k, v in yamlspec.items(path, top["placement"], "placement")}
@@ -183,7 +197,31 @@ def load(path: Path = PLAN) -> Plan:
                 ioctl_new_size=_block_size(r, ioctl["size"]),
                 ioctl_new_magics=r.string(ioctl["magics"], "ioctl.new.magics"),
                 edits=tuple(_edit(r, n) for n in r.seq(top["intree"], "intree")),
-                modes=modes)
+                modes=modes, history=_history(r, top["history"], modes, placements))
+
+
+def _history(r: _Reader, node: yaml.Node, modes: dict[str, Mode],
+             placements: dict[str, Placement]) -> History:
+    h = r.map(node, "history", {"mode", "paths", "merge", "hookup"})
+    mode = r.string(h["mode"], "history.mode")
+    if mode not in modes:
+        raise r.error(h["mode"], f"history.mode: no mode {mode!r} (modes: {', '.join(modes)})")
+    folder = placements[modes[mode].placement].dir
+    renames = []
+    for n in r.seq(h["paths"], "history.paths"):
+        m = r.map(n, "a path of history.paths", {"from", "to"})
+        old, new = (r.string(m[k], f"history.paths {k}") for k in ("from", "to"))
+        new = new.replace("{dir}", folder)
+        if not old.endswith("/") or not new.endswith("/"):
+            raise r.error(n, "history.paths: from and to are folders, ending in /")
+        renames.append((old, new))
+    texts = {k: r.map(h[k], f"history.{k}", {"subject", "body"}) for k in ("merge", "hookup")}
+    return History(mode=mode, renames=tuple(renames),
+                   merge_subject=r.string(texts["merge"]["subject"], "history.merge.subject"),
+                   merge_body=r.text(texts["merge"]["body"], "history.merge.body"),
+                   hookup_subject=r.string(texts["hookup"]["subject"],
+                                           "history.hookup.subject"),
+                   hookup_body=r.text(texts["hookup"]["body"], "history.hookup.body"))
 
 
 def _block_size(r: _Reader, node: yaml.Node) -> int:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+import textwrap
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from kscribe.codegen.module import SYSCALL_MODULE
 from kscribe.errors import KscribeError
-from kscribe.upstream import render
+from kscribe.upstream import render, reroll
 from kscribe.upstream.base import Base
 from kscribe.upstream.git import Identity, dated, git
 from kscribe.upstream.ioctls import Block
-from kscribe.upstream.plan import Mode, Plan, wrap
+from kscribe.upstream.mail import ARCHIVE_LINK, Message
+from kscribe.upstream.plan import BODY_WIDTH, Mode, Plan, wrap
 from kscribe.util import atomic, log
 
 
@@ -38,6 +40,10 @@ class Patch:
     removed: int
     bytes: int
     gates: dict[str, object] = field(default_factory=dict)
+    patch_id: str = ""             # git patch-id --stable: the same code, the same id
+    since: str = ""                # against the previous version: unchanged, message, ...
+    trailers: list[str] = field(default_factory=list)   # received, and kept in the commit
+    dropped: list[str] = field(default_factory=list)    # received, dropped as it changed
 
 
 @dataclass
@@ -56,6 +62,39 @@ class Series:
     out_of_tree: list[str]         # the modules no commit adds: built with make M=
     gates: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    version: int = 1
+    cover: str = ""                # the cover letter's file
+    mail: list[Message] = field(default_factory=list)
+    # "Changes in vN" of this version and of every earlier one, newest first
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    range_diff: str = ""           # versus the previous version
+
+
+def load(path: Path) -> Series:
+    """The series a ``series.json`` describes; an error says what to run when there is
+    none."""
+    import json
+
+    if not path.is_file():
+        raise KscribeError(f"{path}: no series here (make one with `kscribe upstream MODE "
+                           f"-o {path.parent}`)")
+    raw = json.loads(path.read_text())
+    raw["patches"] = [Patch(**p) for p in raw["patches"]]
+    raw["mail"] = [Message(**{**m, "to": tuple(m["to"]), "cc": tuple(m["cc"])})
+                   for m in raw.get("mail", [])]
+    raw.pop("proof", None)
+    return Series(**raw)
+
+
+def moved(s: Series, old: Path, new: Path) -> Series:
+    """``s`` with its files' paths under ``old`` taken to ``new``."""
+    def to(f: str) -> str:
+        return str(new / Path(f).relative_to(old)) if f else f
+    for p in s.patches:
+        p.file = to(p.file)
+    s.mail = [replace(m, file=to(m.file)) for m in s.mail]
+    s.cover = to(s.cover)
+    return s
 
 
 @dataclass(frozen=True)
@@ -132,11 +171,15 @@ def change_id(plan: Plan, mode: str, base: Base, epoch: int, abi: Block) -> str:
 
 def make(plan: Plan, mode_name: str, base: Base, tree: Path, src: render.Sources,
          who: Identity, abi: Block, abi_version: int, inputs: list[str],
-         out: Path, moved_from: Block | None = None) -> Series:
+         out: Path, moved_from: Block | None = None, previous: Series | None = None,
+         given: dict[int, list[str]] | None = None, notes: list[str] | None = None) -> Series:
     """Commit the mode's series in the worktree ``tree`` (at the base), write its patches.
 
     ``abi`` is the ioctl block the tree registers, ``moved_from`` the out-of-tree tracer's
-    when the series moves the ABI to a new block."""
+    when the series moves the ABI to a new block. With ``previous`` (the version before,
+    as its ``series.json`` says) this is the next version: same change-id, compared with
+    it, the trailers ``given`` to it kept where the code is the same, and the author's
+    ``notes`` first in its "Changes in"."""
     mode = plan.modes[mode_name]
     placement = plan.placements[mode.placement]
     epoch = int(git(tree, "log", "-1", "--format=%ct", base.commit))
@@ -159,7 +202,7 @@ def make(plan: Plan, mode_name: str, base: Base, tree: Path, src: render.Sources
         git(tree, "add", "--force", "--", *st.files)
         git(tree, "commit", "-q", "--no-verify", "-m", _message(plan, mode, step, who),
             env=dated(epoch + 60 * (i + 1)))
-    cid = change_id(plan, mode_name, base, epoch, abi)
+    cid = previous.change_id if previous else change_id(plan, mode_name, base, epoch, abi)
     rest = [f"kscribe_probe_{s}" for s in src.probes if s not in probes]
     if src.syscalls and not any("syscalls" in plan.facet(f).kinds for f in facets):
         rest.append(SYSCALL_MODULE)
@@ -168,40 +211,104 @@ def make(plan: Plan, mode_name: str, base: Base, tree: Path, src: render.Sources
     if moved_from is not None:
         about["moved_from"] = {"magic": moved_from.magic, "first": moved_from.first,
                                "last": moved_from.last, "version": abi_version - 1}
-    return _format(plan, mode, base, tree, out, cid, facet_of, inputs, who, about, rest)
+    patches = _patches(tree, base.commit)
+    version, diff = 1, ""
+    changes: dict[str, list[str]] = {}
+    if previous is not None:
+        version = previous.version + 1
+        tip = git(tree, "rev-parse", "HEAD")
+        old_tip = reroll.take_back(tree, base.commit, previous)
+        old = _patches(tree, base.commit)
+        for o, was in zip(old, previous.patches, strict=True):
+            o.trailers = was.trailers
+        c = reroll.compare(tree, old, patches, given or {})
+        new_tip = reroll.retrail(tree, base.commit, [p.commit for p in patches], c.trailers,
+                                 f"Signed-off-by: {who.line}")
+        assert git(tree, "rev-parse", f"{new_tip}^{{tree}}") == \
+            git(tree, "rev-parse", f"{tip}^{{tree}}")
+        patches = _patches(tree, base.commit)
+        for p in patches:
+            p.since = c.since[p.number]
+            p.trailers = c.trailers.get(p.number, [])
+            p.dropped = c.dropped.get(p.number, [])
+        link = ARCHIVE_LINK.format(previous.mail[0].message_id.strip("<>")) \
+            if previous.mail else f"(the link of the posting of v{previous.version})"
+        changes = {str(version): [*(notes or []), *c.lines,
+                                  f"Link to v{previous.version}: {link}"],
+                   **previous.changes}
+        diff = reroll.range_diff(tree, base.commit, old_tip, new_tip)
+    series = Series(mode=mode.name, placement=mode.placement,
+                    base=base.tag or base.commit, base_commit=base.commit, change_id=cid,
+                    tip=git(tree, "rev-parse", "HEAD"),
+                    tip_tree=git(tree, "rev-parse", "HEAD^{tree}"), patches=patches,
+                    sloc=_sizes(tree, facet_of), inputs=inputs, abi=about, out_of_tree=rest,
+                    version=version, changes=changes, range_diff=diff)
+    _format(plan, mode, base, tree, out, series, who, previous)
+    return series
 
 
-def _format(plan: Plan, mode: Mode, base: Base, tree: Path, out: Path, cid: str,
-            facet_of: dict[str, str], inputs: list[str], who: Identity,
-            abi: dict[str, object], rest: list[str]) -> Series:
-    tip = git(tree, "rev-parse", "HEAD")
+def _patches(tree: Path, base_commit: str) -> list[Patch]:
+    """The commits from ``base_commit`` to HEAD as patches (no file yet)."""
+    patches = []
+    commits = git(tree, "rev-list", "--reverse", f"{base_commit}..HEAD").split()
+    for n, commit in enumerate(commits, start=1):
+        stat = git(tree, "show", "--numstat", "--format=%s", commit).split("\n")
+        rows = [r.split("\t") for r in stat[1:] if r.strip()]
+        patches.append(Patch(number=n, subject=stat[0], commit=commit, file="",
+                             files=[r[2] for r in rows],
+                             added=sum(int(r[0]) for r in rows if r[0] != "-"),
+                             removed=sum(int(r[1]) for r in rows if r[1] != "-"),
+                             bytes=0, patch_id=reroll.patch_id(tree, commit)))
+    return patches
+
+
+def _sizes(tree: Path, facet_of: dict[str, str]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path, facet in facet_of.items():
+        sizes[facet] = sizes.get(facet, 0) + sloc(path, (tree / path).read_text())
+    return sizes
+
+
+def _format(plan: Plan, mode: Mode, base: Base, tree: Path, out: Path, series: Series,
+            who: Identity, previous: Series | None) -> None:
+    """Write the patches and the cover letter to ``out``; the versions before
+    ``previous`` (included) move to ``out/v<N>/``."""
     with atomic.atomic_path(out, directory=True) as tmp:
+        version = ["-v", str(series.version)] if series.version > 1 else []
         names = git(tree, "format-patch", "--cover-letter", f"--base={base.commit}",
-                    "--no-signature", "-o", str(tmp), f"{base.commit}..{tip}").split("\n")
+                    "--no-signature", *version, "-o", str(tmp),
+                    f"{base.commit}..{series.tip}").split("\n")
         # format-patch prints the files it wrote; the cover letter first
         files = [Path(n).name for n in names if n]
-        commits = git(tree, "rev-list", "--reverse", f"{base.commit}..{tip}").split()
-        sizes: dict[str, int] = {}
-        for path, facet in facet_of.items():
-            sizes[facet] = sizes.get(facet, 0) + sloc(path, (tree / path).read_text())
-        patches = []
-        for n, (name, commit) in enumerate(zip(files[1:], commits, strict=True), start=1):
-            stat = git(tree, "show", "--numstat", "--format=%s", commit).split("\n")
-            rows = [r.split("\t") for r in stat[1:] if r.strip()]
-            patches.append(Patch(number=n, subject=stat[0], commit=commit, file=name,
-                                 files=[r[2] for r in rows],
-                                 added=sum(int(r[0]) for r in rows if r[0] != "-"),
-                                 removed=sum(int(r[1]) for r in rows if r[1] != "-"),
-                                 bytes=(tmp / name).stat().st_size))
-        series = Series(mode=mode.name, placement=mode.placement,
-                        base=base.tag or base.commit, base_commit=base.commit, change_id=cid,
-                        tip=tip, tip_tree=git(tree, "rev-parse", f"{tip}^{{tree}}"),
-                        patches=patches, sloc=sizes, inputs=inputs, abi=abi, out_of_tree=rest)
+        for p, name in zip(series.patches, files[1:], strict=True):
+            p.file = str(out / name)
+            p.bytes = (tmp / name).stat().st_size
+        series.cover = str(out / files[0])
         cover = tmp / files[0]
-        cover.write_text(_cover(cover.read_text(), plan, mode, series, base, who))
-    for p in patches:
-        p.file = str(out / p.file)
-    return series
+        # dated as the tip, not as the hour it was written: the same series is the same mail
+        date = git(tree, "log", "-1", "--format=%aD", series.tip)
+        text = re.sub(r"^Date: .*$", f"Date: {date}", cover.read_text(), count=1, flags=re.M)
+        cover.write_text(_cover(text, plan, mode, series, base, who))
+        if previous is not None:
+            _archive(previous, out, tmp)
+
+
+def _archive(previous: Series, out: Path, tmp: Path) -> None:
+    """Keep the previous version (its patches, mail and series.json) as ``v<N>/`` of the
+    new output, and the versions it kept."""
+    import shutil
+
+    for earlier in sorted(out.glob("v[0-9]*")):
+        if earlier.is_dir():
+            shutil.copytree(earlier, tmp / earlier.name)
+    dest = tmp / f"v{previous.version}"
+    dest.mkdir()
+    for f in [Path(p.file) for p in previous.patches] + [Path(previous.cover)]:
+        shutil.copy2(f, dest / f.name)
+    if previous.mail:
+        shutil.copytree(Path(previous.mail[0].file).parent, dest / "mail")
+    kept = moved(previous, out, out / dest.name)
+    atomic.write_json(dest / "series.json", asdict(kept))
 
 
 def _cover(text: str, plan: Plan, mode: Mode, s: Series, base: Base, who: Identity) -> str:
@@ -216,10 +323,24 @@ def _cover(text: str, plan: Plan, mode: Mode, s: Series, base: Base, who: Identi
              f"on {base.origin}.")
     text = text.replace("*** SUBJECT HERE ***", f"{plan.placements[mode.placement].prefix}: "
                                                  f"{mode.cover_title}")
-    text = text.replace("*** BLURB HERE ***", wrap(blurb).rstrip())
+    text = text.replace("*** BLURB HERE ***", wrap(blurb).rstrip() + _changes(s))
+    if s.range_diff:
+        text = re.sub(r"^(base-commit: )", lambda m: f"Range-diff versus v{s.version - 1}:\n"
+                      f"{s.range_diff}\n---\n{m.group(1)}", text, count=1, flags=re.M)
     # b4 keeps the change-id below the base-commit line
     return re.sub(r"^(base-commit: \S+)$", rf"\1\nchange-id: {s.change_id}", text,
                   count=1, flags=re.M) + f"\nBest regards,\n-- \n{who.line}\n"
+
+
+def _changes(s: Series) -> str:
+    """b4's "Changes in vN:" blocks, newest first, each ending with the earlier link."""
+    blocks = []
+    for v, lines in sorted(s.changes.items(), key=lambda kv: -int(kv[0])):
+        items = "\n".join(textwrap.fill(ln, BODY_WIDTH, initial_indent="- ",
+                                         subsequent_indent="  ", break_long_words=False,
+                                         break_on_hyphens=False) for ln in lines)
+        blocks.append(f"\n\nChanges in v{v}:\n{items}")
+    return "".join(blocks)
 
 
 
