@@ -463,7 +463,9 @@ def upstream_history(settings: Settings, out: Path, tree: Path | None = None,
             st = render.state(the_plan, src, placement, facets, base_file, block)
             message = (f"{placement.prefix}: {h.hookup_subject}\n\n"
                        f"{plan.wrap(h.hookup_body)}\nSigned-off-by: {who.line}\n")
-            rep.hookup = history.hookup(kernel, st.files, prefixes, message, epoch + 60)
+            rep.hookup = history.hookup(kernel, st.files,
+                                        git(rewritten, "ls-files").split("\n"), message,
+                                        epoch + 60)
         git(kernel, "branch", "-f", HISTORY_BRANCH, rep.hookup)
         atomic.write_text(out / "pull-request.txt", history.request_pull(
             kernel, rep.base_tag, url or str(kernel), HISTORY_BRANCH) + "\n")

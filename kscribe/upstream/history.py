@@ -102,9 +102,7 @@ def report(source: Path, rewritten: Path, renames: tuple[tuple[str, str], ...],
             if other:
                 r.touching_outside.append(f"{h[:12]} {s}: {len(other)} other files "
                                           f"({', '.join(other[:3])}{', ...' if other[4:] else ''})")
-    carried = set(git(base_repo, "ls-tree", "-r", "--name-only", base_commit, "--",
-                      "LICENSES/").split("\n"))
-    known = {Path(p).name for p in carried if p}
+    known = carried_licenses(base_repo, base_commit)
     for path in git(rewritten, "ls-files").split("\n"):
         text = (rewritten / path).read_text(errors="replace")
         m = re.search(r"SPDX-License-Identifier:\s*(.+?)\s*(\*/)?$", text, re.M)
@@ -115,6 +113,17 @@ def report(source: Path, rewritten: Path, renames: tuple[tuple[str, str], ...],
             r.licenses.setdefault(lic, []).append(path)
     r.missing_licenses = sorted(lic for lic in r.licenses if lic not in known)
     return r
+
+
+def carried_licenses(repo: Path, commit: str) -> set[str]:
+    """The SPDX identifiers the tree's ``LICENSES/`` carries (each file's
+    ``Valid-License-Identifier:`` and ``SPDX-Exception-Identifier:`` lines)."""
+    found: set[str] = set()
+    for path in git(repo, "ls-tree", "-r", "--name-only", commit, "--", "LICENSES/").split():
+        text = git(repo, "show", f"{commit}:{path}")
+        found.update(re.findall(r"^(?:Valid-License-Identifier|SPDX-Exception-Identifier):"
+                                r"\s*(\S+)", text, re.M))
+    return found
 
 
 def merge(tree: Path, rewritten: Path, subject: str, body: str, epoch: int) -> str:
@@ -137,16 +146,15 @@ def confined(tree: Path, merge_commit: str, prefixes: tuple[str, ...]) -> list[s
     return out
 
 
-def hookup(tree: Path, files: dict[str, str], prefixes: tuple[str, ...], message: str,
+def hookup(tree: Path, files: dict[str, str], imported: list[str], message: str,
            epoch: int) -> str:
-    """One commit that makes the tree hold ``files`` (path -> text), and under ``prefixes``
-    nothing else; the commit."""
+    """One commit that makes the tree hold ``files`` (path -> text), and of the files the
+    history ``imported`` only those; the commit."""
     from kscribe.util import atomic
 
     for path, text in files.items():
         atomic.write_text(tree / path, text)
-    present = git(tree, "ls-files", "--", *prefixes).split("\n")
-    stale = [p for p in present if p and p not in files]
+    stale = [p for p in imported if p not in files]
     if stale:
         git(tree, "rm", "-q", "--", *stale)
     git(tree, "add", "--force", "--", *files)
@@ -156,7 +164,8 @@ def hookup(tree: Path, files: dict[str, str], prefixes: tuple[str, ...], message
 
 def bisect_first_parent(tree: Path, good: str, bad: str, script: str) -> tuple[str, list[str]]:
     """``git bisect --first-parent`` from ``good`` to ``bad`` with ``script`` (sh; exit 0
-    good, 1-127 bad, 125 skip): the first bad commit and every commit tested."""
+    good, 1-127 bad, 125 skip): the first bad commit and every commit the run tested."""
+    ends = {git(tree, "rev-parse", good), git(tree, "rev-parse", bad)}
     git(tree, "bisect", "reset", check=False)
     git(tree, "bisect", "start", "--first-parent", bad, good)
     try:
@@ -166,9 +175,9 @@ def bisect_first_parent(tree: Path, good: str, bad: str, script: str) -> tuple[s
             raise KscribeError(f"git bisect found no first bad commit: {proc.tail(out)}")
         tested = re.findall(r"^# (?:good|bad|skip): \[([0-9a-f]{40})\]",
                             git(tree, "bisect", "log"), re.M)
-        return m.group(1), tested
+        return m.group(1), [c for c in tested if c not in ends]
     finally:
-        git(tree, "bisect", "reset", "-q", check=False)
+        git(tree, "bisect", "reset", check=False)
 
 
 def request_pull(tree: Path, base_tag: str, url: str, branch: str) -> str:
