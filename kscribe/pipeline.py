@@ -344,6 +344,11 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     if trailers is not None and not reroll:
         raise KscribeError("--trailers are taken into a reroll: give --reroll too")
     previous = series.load(out / "series.json") if reroll else None
+    if previous is not None and (previous.mode != mode or
+                                 ("moved_from" in previous.abi) != (abi == "new")):
+        was = upstream_label(previous.mode, "new" if "moved_from" in previous.abi else "keep")
+        raise KscribeError(f"{out}: holds the series {was}, not {upstream_label(mode, abi)}; "
+                           f"a reroll keeps the mode and the ABI choice")
     given = rerolls.received(trailers, previous) if previous and trailers else {}
     p = prepare(target, settings)
     base = bases.from_checkout(tree) if tree else bases.debian_source(settings, p.resolved)

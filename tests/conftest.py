@@ -126,3 +126,21 @@ def env(settings) -> dict[str, str]:
     """The environment for running the ``kscribe`` command with those settings."""
     return {**os.environ, "KSCRIBE_OUT": str(settings.out_dir),
             "KSCRIBE_LOCK": str(settings.lock_path), "KSCRIBE_CACHE": str(settings.cache_dir)}
+
+
+@pytest.fixture(scope="session")
+def bulk(settings, tmp_path_factory):
+    """The bulk series of the plan, made and gated once (the upstream and history tests)."""
+    from kscribe.pipeline import upstream_series
+
+    out = tmp_path_factory.mktemp("bulk") / "patches"
+    return upstream_series("bulk", settings, out), out
+
+
+@pytest.fixture(scope="session")
+def proof(bulk, settings):
+    from kscribe.pipeline import upstream_proof
+
+    need_tool("qemu-system-x86_64")
+    need_tool("babeltrace2")
+    return upstream_proof("bulk", settings, bulk[1])

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from kscribe.errors import KscribeError
-from kscribe.pipeline import HISTORY_BRANCH, upstream_history, upstream_proof, upstream_series
+from kscribe.pipeline import HISTORY_BRANCH, upstream_history, upstream_proof
 from kscribe.upstream import history, plan
 from kscribe.upstream.git import git
 
@@ -73,11 +73,9 @@ def test_the_history_is_merged_with_two_roots_and_stays_in_its_paths(imported):
         for c in _commits_of(src, *OLD))
 
 
-def test_the_tip_is_the_bulk_series_and_the_pull_request_names_it(imported, settings,
-                                                                 tmp_path):
+def test_the_tip_is_the_bulk_series_and_the_pull_request_names_it(imported, bulk):
     rep, out, tree = imported
-    bulk = upstream_series("bulk", settings, tmp_path / "bulk", build=False)
-    assert git(tree, "rev-parse", f"{rep.hookup}^{{tree}}") == bulk.tip_tree
+    assert git(tree, "rev-parse", f"{rep.hookup}^{{tree}}") == bulk[0].tip_tree
     pull = (out / "pull-request.txt").read_text()
     assert pull.startswith(f"The following changes since commit {rep.parents[0]}:")
     assert f"{tree} {HISTORY_BRANCH}" in pull

@@ -2,9 +2,10 @@
 
 Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH`` and
 ``trace:SUITE/ARCH``; ``upstream:MODE`` and ``upstream:MODE-abi-new`` make a patch series
-(patches/plan.yaml), with today's ioctl numbers or a new block;
-``matrix:build`` and ``matrix:boot`` run the cells of
-``ci/matrix.toml``; the default task traces the default target and prints what it saw.
+(patches/plan.yaml), with today's ioctl numbers or a new block, and ``upstream:history``
+merges the tracer's own history into the tree instead; ``matrix:build`` and
+``matrix:boot`` run the cells of ``ci/matrix.toml``; the default task traces the default
+target and prints what it saw.
 Actions are ``kscribe`` command lines, so ``doit -n N`` runs cells in parallel processes and
 every failure is the command's one-line error. A task reruns exactly when what feeds it
 changed (:mod:`kscribe.tasks.inputs`, :mod:`kscribe.tasks.uptodate`): a build when its
@@ -146,6 +147,14 @@ def task_upstream() -> Iterator[Task]:
                 "uptodate": [False],
                 "verbosity": 2,
             }
+    out = _settings().out_dir / "upstream" / "history-patches"
+    yield {
+        "name": "history",
+        "actions": [f"{KSCRIBE} upstream history -o {shlex.quote(str(out))}"],
+        "targets": [str(out / "history.json")],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
 
 
 def _dep_file() -> str:

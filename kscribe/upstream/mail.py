@@ -64,8 +64,14 @@ def message_id(change_id: str, version: int, number: int, domain: str) -> str:
 
 
 def _fold(name: str, addresses: list[str]) -> str:
-    """A To: or Cc: header, one address per folded line (RFC 5322)."""
-    return f"{name}: " + ",\n ".join(addresses) + "\n" if addresses else ""
+    """A To: or Cc: header, one address per folded line (RFC 5322), names that are not
+    ASCII as encoded words (RFC 2047)."""
+    from email.utils import formataddr, parseaddr
+
+    if not addresses:
+        return ""
+    return f"{name}: " + ",\n ".join(formataddr(parseaddr(a), charset="utf-8")
+                                     for a in addresses) + "\n"
 
 
 def _headers(text: str, extra: str) -> str:

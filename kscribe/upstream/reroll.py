@@ -67,9 +67,9 @@ def received(path: Path, previous: Series) -> dict[int, list[str]]:
             to = next((number[r] for r in refs if r in number), None)
             if to is None:
                 continue
-            body = msg.get_payload(decode=True) if not msg.is_multipart() else b""
-            assert isinstance(body, bytes | type(None))
-            for t in trailer_lines((body or b"").decode(errors="replace")):
+            payload = None if msg.is_multipart() else msg.get_payload(decode=True)
+            body = payload.decode(errors="replace") if isinstance(payload, bytes) else ""
+            for t in trailer_lines(body):
                 out.setdefault(to, []).append(t)
         return out
     for i, ln in enumerate(text.splitlines(), start=1):
