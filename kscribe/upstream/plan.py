@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from kscribe.config import paths
-from kscribe.instrument.events.spec import load_all
+from kscribe.instrument.events.spec import project_specs
 from kscribe.util import yamlspec
 
 PLAN = paths.ROOT / "patches" / "plan.yaml"
@@ -183,7 +183,7 @@ def load(path: Path = PLAN) -> Plan:
         f = _facet(r, node, [x.name for x in facets])
         facets.append(f)
     # what each probe records, as its spec (instrumentation/events/) says
-    titles = {s.subsystem: s.title for s in load_all(paths.INSTRUMENTATION / "events")}
+    titles = {s.subsystem: s.title for s in project_specs()}
     ioctl = r.map(r.map(top["ioctl"], "ioctl", {"new"})["new"], "ioctl.new",
                   {"size", "magics"})
     maint = r.map(top["maintainers"], "maintainers", {"title", "status", "list"})

@@ -23,7 +23,7 @@ from kscribe.codegen.kconfig import CORE_MODULE, SYSCALL_MODULE, symbol
 from kscribe.codegen.module import CORE_FILES, SYSCALL_FILES, SYSCALL_TABLES
 from kscribe.config import paths
 from kscribe.errors import KscribeError
-from kscribe.instrument.events.spec import SubsystemSpec, load_all
+from kscribe.instrument.events.spec import project_specs
 from kscribe.upstream.ioctls import TABLE, Block, register
 from kscribe.upstream.plan import Edit, Hookup, Placement, Plan
 
@@ -92,16 +92,11 @@ def _edit(plan: Plan, e: Edit, text: str) -> str:
     return text.replace(e.replace, e.with_)
 
 
-@functools.cache
-def _specs() -> tuple[SubsystemSpec, ...]:
-    """The event specs, read once per process (a series renders a state per commit)."""
-    return tuple(load_all(paths.INSTRUMENTATION / "events"))
-
 
 def kconfig(src: Sources, kinds: set[str], subsystems: tuple[str, ...]) -> str:
     """The tracer's Kconfig with the entries of ``kinds`` (of probes, ``subsystems``): the
     same text that chooses the probe modules of an out-of-tree build."""
-    specs = [s for s in _specs() if "probes" in kinds and s.subsystem in subsystems]
+    specs = [s for s in project_specs() if "probes" in kinds and s.subsystem in subsystems]
     return kconfigs.render(kconfigs.options(specs, "syscalls" in kinds and src.syscalls))
 
 

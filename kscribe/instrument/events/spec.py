@@ -7,6 +7,7 @@ spec file and line.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,3 +204,12 @@ def load_all(folder: Path) -> list[SubsystemSpec]:
     if not specs:
         raise KscribeError(f"{folder}: no instrumentation specs (*.yaml)")
     return specs
+
+
+@functools.cache
+def project_specs() -> tuple[SubsystemSpec, ...]:
+    """The project's own event specs (``instrumentation/events/``), read once per process:
+    the upstream plan and every commit of a series read them."""
+    from kscribe.config import paths
+
+    return tuple(load_all(paths.INSTRUMENTATION / "events"))
