@@ -191,13 +191,23 @@ def test_trailers_must_name_a_patch_and_a_known_tag(versions, tmp_path):
         reroll.received(bad, versions[1])
 
 
-def test_a_reroll_without_a_series_is_one_error(env, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "kscribe", "upstream", MODE, "--reroll",
-                        "-o", str(tmp_path / "none")], env=env, cwd=paths.ROOT,
+@pytest.mark.parametrize("args,message", [
+    ([MODE, "--reroll", "-o", "{tmp}/none"], "{tmp}/none/series.json: no series here"),
+    ([MODE, "--reroll", "-o", "{tmp}/broken"], "{tmp}/broken/series.json: not a series.json"),
+    ([MODE, "--trailers", "{tmp}/t"], "--trailers are taken into a reroll: give --reroll"),
+    (["status"], "upstream status: give the folder of a series"),
+    (["status", "{tmp}/none"], "{tmp}/none/series.json: no series here"),
+    (["history", "--reroll"], "upstream history takes -o, --tree, --source, --url"),
+    ([MODE, "--url", "x"], "--source and --url are options of `upstream history` only"),
+])
+def test_a_wrong_command_line_is_one_error(env, tmp_path, args, message):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "series.json").write_text('{"mode": "bulk"')
+    r = subprocess.run([sys.executable, "-m", "kscribe", "upstream",
+                        *(a.format(tmp=tmp_path) for a in args)], env=env, cwd=paths.ROOT,
                        capture_output=True, text=True)
-    assert r.returncode == 2
-    assert r.stderr.startswith(f"kscribe: error: {tmp_path / 'none' / 'series.json'}: no "
-                               "series here"), r.stderr
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"kscribe: error: {message.format(tmp=tmp_path)}"), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

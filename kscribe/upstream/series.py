@@ -78,12 +78,16 @@ def load(path: Path) -> Series:
     if not path.is_file():
         raise KscribeError(f"{path}: no series here (make one with `kscribe upstream MODE "
                            f"-o {path.parent}`)")
-    raw = json.loads(path.read_text())
-    raw["patches"] = [Patch(**p) for p in raw["patches"]]
-    raw["mail"] = [Message(**{**m, "to": tuple(m["to"]), "cc": tuple(m["cc"])})
-                   for m in raw.get("mail", [])]
-    raw.pop("proof", None)
-    return Series(**raw)
+    try:
+        raw = json.loads(path.read_text())
+        raw["patches"] = [Patch(**p) for p in raw["patches"]]
+        raw["mail"] = [Message(**{**m, "to": tuple(m["to"]), "cc": tuple(m["cc"])})
+                       for m in raw.get("mail", [])]
+        raw.pop("proof", None)
+        return Series(**raw)
+    except (ValueError, TypeError, KeyError) as e:
+        raise KscribeError(f"{path}: not a series.json of this kscribe ({e}); make the "
+                           f"series again with `kscribe upstream MODE -o {path.parent}`") from e
 
 
 def moved(s: Series, old: Path, new: Path) -> Series:
