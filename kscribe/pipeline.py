@@ -7,10 +7,12 @@ files is :class:`Layout`, defined once.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -306,6 +308,21 @@ def _intree_kbuild(p: Prepared, settings: Settings, tree: Path, binds: list[Path
                        toolchain=tc, release=p.resolved.abi)
 
 
+@contextlib.contextmanager
+def _recorded(out: Path, record: str, what: Any) -> Iterator[None]:
+    """Run gates on ``what``: a gate that fails leaves its output in
+    ``out/gate-failure.txt``, and ``out/record`` describes ``what`` either way."""
+    from kscribe.upstream.gates import GateFailed
+
+    try:
+        yield
+    except GateFailed as e:
+        atomic.write_text(out / "gate-failure.txt", e.output)
+        raise
+    finally:
+        atomic.write_json(out / record, asdict(what))
+
+
 UPSTREAM_TARGET = "sid/amd64"  # the newest Debian kernel: series are made and proven on it
 ABI_CHOICES = ("keep", "new")
 
@@ -382,7 +399,7 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
         for name, text in render.outside(src, placement, made.out_of_tree).items():
             atomic.write_text(outside / name, text)
     made.seconds["generate"] = round(time.monotonic() - started, 1)
-    try:
+    with _recorded(out, "series.json", made):
         started = time.monotonic()
         applied = gates.am(base, made, work / "am")
         gates.checkpatch(applied, made, gates.allowlist())
@@ -401,11 +418,6 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
         intree.gate(kernel, made, placement.dir, intree.Outputs.of(out),
                     outside if made.out_of_tree else None)
         made.seconds["build"] = round(time.monotonic() - started, 1)
-    except gates.GateFailed as e:
-        atomic.write_text(out / "gate-failure.txt", e.output)
-        raise
-    finally:
-        atomic.write_json(out / "series.json", asdict(made))
     return made
 
 
@@ -439,7 +451,7 @@ def upstream_history(settings: Settings, out: Path, tree: Path | None = None,
     rewritten = history.rewrite(src_repo, h.renames, work / "rewritten")
     rep = history.report(src_repo, rewritten, h.renames, base.repo, base.commit)
     rep.seconds["import"] = round(time.monotonic() - started, 1)
-    try:
+    with _recorded(out, "history.json", rep):
         kernel = bases.worktree(base, work / "tree")
         epoch = max(int(git(kernel, "log", "-1", "--format=%ct", base.commit)),
                     int(git(rewritten, "log", "-1", "--format=%ct", "HEAD"))) + 60
@@ -481,11 +493,6 @@ def upstream_history(settings: Settings, out: Path, tree: Path | None = None,
             rep.gates["build"] = intree.build_commit(t, placement.dir, "the tip")
             intree.tip(t, placement.dir, rep.gates, intree.Outputs.of(out))
             rep.seconds["build"] = round(time.monotonic() - started, 1)
-    except gates.GateFailed as e:
-        atomic.write_text(out / "gate-failure.txt", e.output)
-        raise
-    finally:
-        atomic.write_json(out / "history.json", asdict(rep))
     return rep
 
 
