@@ -220,27 +220,8 @@ def make(plan: Plan, mode_name: str, base: Base, tree: Path, src: render.Sources
     changes: dict[str, list[str]] = {}
     if previous is not None:
         version = previous.version + 1
-        tip = git(tree, "rev-parse", "HEAD")
-        old_tip = reroll.take_back(tree, base.commit, previous)
-        old = _patches(tree, base.commit)
-        for o, was in zip(old, previous.patches, strict=True):
-            o.trailers = was.trailers
-        c = reroll.compare(tree, old, patches, given or {})
-        new_tip = reroll.retrail(tree, base.commit, [p.commit for p in patches], c.trailers,
-                                 f"Signed-off-by: {who.line}")
-        assert git(tree, "rev-parse", f"{new_tip}^{{tree}}") == \
-            git(tree, "rev-parse", f"{tip}^{{tree}}")
-        patches = _patches(tree, base.commit)
-        for p in patches:
-            p.since = c.since[p.number]
-            p.trailers = c.trailers.get(p.number, [])
-            p.dropped = c.dropped.get(p.number, [])
-        link = ARCHIVE_LINK.format(previous.mail[0].message_id.strip("<>")) \
-            if previous.mail else f"(the link of the posting of v{previous.version})"
-        changes = {str(version): [*(notes or []), *c.lines,
-                                  f"Link to v{previous.version}: {link}"],
-                   **previous.changes}
-        diff = reroll.range_diff(tree, base.commit, old_tip, new_tip)
+        patches, changes, diff = _next_version(tree, base.commit, previous, patches,
+                                               given or {}, notes or [], who)
     series = Series(mode=mode.name, placement=mode.placement,
                     base=base.tag or base.commit, base_commit=base.commit, change_id=cid,
                     tip=git(tree, "rev-parse", "HEAD"),
@@ -249,6 +230,35 @@ def make(plan: Plan, mode_name: str, base: Base, tree: Path, src: render.Sources
                     version=version, changes=changes, range_diff=diff)
     _format(plan, mode, base, tree, out, series, who, previous)
     return series
+
+
+def _next_version(tree: Path, base_commit: str, previous: Series, patches: list[Patch],
+                  given: dict[int, list[str]], notes: list[str],
+                  who: Identity) -> tuple[list[Patch], dict[str, list[str]], str]:
+    """The series committed in ``tree`` as the version after ``previous``: its patches with
+    the trailers kept (the commits rewritten to carry them), its "Changes in" blocks, and
+    the range-diff versus ``previous``."""
+    version = previous.version + 1
+    tip = git(tree, "rev-parse", "HEAD")
+    old_tip = reroll.take_back(tree, base_commit, previous)
+    old = _patches(tree, base_commit)
+    for o, was in zip(old, previous.patches, strict=True):
+        o.trailers = was.trailers
+    c = reroll.compare(tree, old, patches, given)
+    new_tip = reroll.retrail(tree, base_commit, [p.commit for p in patches], c.trailers,
+                             f"Signed-off-by: {who.line}")
+    if git(tree, "rev-parse", f"{new_tip}^{{tree}}") != git(tree, "rev-parse", f"{tip}^{{tree}}"):
+        raise KscribeError(f"{tree}: adding the trailers changed the tree of v{version}")
+    patches = _patches(tree, base_commit)
+    for p in patches:
+        p.since = c.since[p.number]
+        p.trailers = c.trailers.get(p.number, [])
+        p.dropped = c.dropped.get(p.number, [])
+    link = ARCHIVE_LINK.format(previous.mail[0].message_id.strip("<>")) \
+        if previous.mail else f"(the link of the posting of v{previous.version})"
+    changes = {str(version): [*notes, *c.lines, f"Link to v{previous.version}: {link}"],
+               **previous.changes}
+    return patches, changes, reroll.range_diff(tree, base_commit, old_tip, new_tip)
 
 
 def _patches(tree: Path, base_commit: str) -> list[Patch]:
