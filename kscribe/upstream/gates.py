@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +86,9 @@ def round_trip(base: Base, series: Series, messages: list[Message], dest: Path) 
     shutil.rmtree(got, ignore_errors=True)
     got.mkdir(parents=True)
     atomic.write_text(dest / "posting.mbox", mail.mbox(messages))
-    b4 = Path(sys.executable).with_name("b4")
+    b4 = proc.installed("b4")
     log.progress(f"round trip: b4 am of {len(messages)} messages, git am onto the base")
-    r = proc.run([str(b4) if b4.is_file() else "b4", "--offline-mode", "am", "--no-cover",
+    r = proc.run([b4, "--offline-mode", "am", "--no-cover",
                   "-m", str(dest / "posting.mbox"), "-o", str(got)], cwd=tree, check=False,
                  why="to take the posting back as a maintainer does")
     written = sorted(got.glob("*.mbx"))
@@ -112,8 +111,8 @@ def round_trip(base: Base, series: Series, messages: list[Message], dest: Path) 
                          f"{len(series.patches)} patches and tree {series.tip_tree[:12]}")
 
 
-def b4_version(b4: Path) -> str:
-    r = proc.run([str(b4) if b4.is_file() else "b4", "--version"], check=False,
+def b4_version(b4: str) -> str:
+    r = proc.run([b4, "--version"], check=False,
                  why="to name the b4 of the round trip")
     return r.stdout.strip()
 
@@ -143,8 +142,7 @@ def maintainers(tree: Path, series: Series, section: str, entry: list[str]) -> N
     added = git(tree, "diff", "--name-only", "--diff-filter=A", f"{series.base_commit}..HEAD")
     unrouted = []
     for path in added.split("\n"):
-        r = proc.run([*script, "--nogit", "--nogit-fallback", "--nogit-chief-penguins",
-                      "--norolestats", "-f", path], cwd=tree, check=False,
+        r = proc.run([*script, *mail.FLAGS, "-f", path], cwd=tree, check=False,
                      why="to check where patches go")
         if not all(e in r.stdout.splitlines() for e in entry):
             unrouted.append(path)

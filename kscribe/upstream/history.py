@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,11 +53,6 @@ def checkout() -> Path:
     return Path(top)
 
 
-def _filter_repo() -> list[str]:
-    exe = Path(sys.executable).with_name("git-filter-repo")
-    return [str(exe)] if exe.is_file() else ["git", "filter-repo"]
-
-
 def rewrite(source: Path, renames: tuple[tuple[str, str], ...], dest: Path) -> Path:
     """A fresh clone of ``source`` at ``dest`` with only the ``renames``' prefixes, each moved
     to its kernel folder by git-filter-repo (commits left empty are dropped)."""
@@ -68,7 +62,7 @@ def rewrite(source: Path, renames: tuple[tuple[str, str], ...], dest: Path) -> P
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     git(dest.parent, "clone", "-q", "--no-local", "--single-branch", str(source), dest.name)
-    argv = [*_filter_repo(), "--force", "--quiet", "--prune-empty", "always"]
+    argv = [proc.installed("git-filter-repo"), "--force", "--quiet", "--prune-empty", "always"]
     for old, _ in renames:
         argv += ["--path", old]
     for old, new in renames:

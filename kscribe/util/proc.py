@@ -157,3 +157,12 @@ def start(argv: Argv, input: str, why: str = "") -> Job:
 def require(program: str, package: str | None = None, why: str = "") -> str:
     """The path of ``program``, or a ToolMissing naming its package (see hosttools)."""
     return hosttools.require(program, package, why)
+
+
+def installed(name: str) -> str:
+    """The program ``name`` installed beside the Python that runs kscribe (a virtual
+    environment's ``bin/``, where pip puts b4 and git-filter-repo), else ``name`` on PATH."""
+    import sys
+
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.is_file() else name
