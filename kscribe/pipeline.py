@@ -27,7 +27,7 @@ from kscribe.debian.lock import Resolved
 from kscribe.debian.provision import Provisioned, provision
 from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
-from kscribe.guest import stress
+from kscribe.guest import contexts, stress
 from kscribe.guest.console import Verdict, checks, payload
 from kscribe.guest.qemu import boot
 from kscribe.guest.trace import Event as TraceEvent
@@ -173,8 +173,9 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
                 outdir=dest, append=append)
 
 
-# What the end-to-end trace records by default: every tracepoint event and every syscall.
-DEFAULT_RECORD = ["-e", "*"]
+# What the end-to-end trace records by default: every tracepoint event and every syscall,
+# each with every context a CPU without a PMU can record.
+DEFAULT_RECORD = ["-e", "*", "-c", ",".join(contexts.task_contexts())]
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,28 @@ def test_malformed_descriptions_name_the_item(tmp_path, text, error):
         abi.load(spec)
 
 
+_CONTEXTS = ("name: t\nabi_version: 1\nmagic: Q\nmagic_range: [0, 31]\n"
+             "constants:\n  - {name: NR_CONTEXTS, value: 2, doc: d}\n"
+             "enums:\n  - group: context\n    values:\n"
+             "      - {name: CTX_TID, value: 0, type: s32, doc: d}\n"
+             "      - {name: CTX_COMM, value: 1, type: 'text[16]', doc: d}\n")
+
+
+@pytest.mark.parametrize("text, error", [
+    (_CONTEXTS.replace("type: s32, ", ""), "enum CTX_TID: needs a type"),
+    (_CONTEXTS.replace("type: s32", "type: int"), "enum CTX_TID: needs a type"),
+    (_CONTEXTS.replace("value: 1, type", "value: 2, type"), "0 to NR_CONTEXTS - 1"),
+    (_CONTEXTS.replace("value: 2, doc", "value: 3, doc"), "0 to NR_CONTEXTS - 1"),
+])
+def test_contexts_are_numbered_and_typed(tmp_path, text, error):
+    """The per-event contexts are bits of a mask and the kernel reports each one's type:
+    abi.yaml numbers them 0 to NR_CONTEXTS - 1 and types every one."""
+    assert abi.load(_write(tmp_path / "good.yaml", _CONTEXTS)).contexts() == {
+        "tid": "s32", "comm": "text[16]"}
+    with pytest.raises(KscribeError, match=re.escape(error)):
+        abi.load(_write(tmp_path / "abi.yaml", text))
+
+
 def _write(path, text):
     path.write_text(text)
     return path

@@ -18,6 +18,8 @@
 #include <linux/anon_inodes.h>
 #include <linux/bitmap.h>
 #include <linux/capability.h>
+#include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/cpumask.h>
 #include <linux/ctype.h>
 #include <linux/fcntl.h>
@@ -31,7 +33,11 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/nospec.h>
+#include <linux/nsproxy.h>
+#include <linux/perf_event.h>
 #include <linux/percpu.h>
+#include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/ring_buffer.h>
@@ -43,10 +49,12 @@
 #include <linux/timekeeping.h>
 #include <linux/trace_clock.h>
 #include <linux/tracepoint.h>
+#include <linux/uidgid.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <asm/local64.h>
+#include <net/net_namespace.h>
 #include <uapi/linux/kscribe.h>
 
 #include "kscribe_core.h"
@@ -82,6 +90,53 @@ struct kscribe_rb_header {
 	u16 size;
 };
 
+/*
+ * The per-event contexts, KSCRIBE_CTX_* of the ABI: the name, type and size
+ * KSCRIBE_IOCTL_CONTEXT_INFO reports, the C type kscribe_context_write()
+ * stores.
+ */
+struct kscribe_context_desc {
+	const char *name;
+	u8 type;
+	u8 size;
+};
+
+#define KSCRIBE_CTX(id, name, type, ctype)					\
+	[KSCRIBE_CTX_##id] = { #name, KSCRIBE_TYPE_##type, sizeof(ctype) }
+
+static const struct kscribe_context_desc kscribe_contexts[KSCRIBE_NR_CONTEXTS] = {
+	KSCRIBE_CTX(TID, tid, SIGNED, s32),
+	KSCRIBE_CTX(PID, pid, SIGNED, s32),
+	KSCRIBE_CTX(PPID, ppid, SIGNED, s32),
+	KSCRIBE_CTX(PROCNAME, procname, TEXT, char[TASK_COMM_LEN]),
+	KSCRIBE_CTX(PRIO, prio, SIGNED, s32),
+	KSCRIBE_CTX(UID, uid, UNSIGNED, u32),
+	KSCRIBE_CTX(EUID, euid, UNSIGNED, u32),
+	KSCRIBE_CTX(GID, gid, UNSIGNED, u32),
+	KSCRIBE_CTX(PID_NS, pid_ns, UNSIGNED, u32),
+	KSCRIBE_CTX(MNT_NS, mnt_ns, UNSIGNED, u32),
+	KSCRIBE_CTX(NET_NS, net_ns, UNSIGNED, u32),
+	KSCRIBE_CTX(CGROUP_NS, cgroup_ns, UNSIGNED, u32),
+	KSCRIBE_CTX(IRQ_STATE, irq_state, UNSIGNED, u8),
+	KSCRIBE_CTX(PREEMPT_COUNT, preempt_count, UNSIGNED, u32),
+	KSCRIBE_CTX(NEED_RESCHED, need_resched, UNSIGNED, u8),
+	KSCRIBE_CTX(PERF_CPU_CYCLES, perf_cpu_cycles, UNSIGNED, u64),
+	KSCRIBE_CTX(PERF_INSTRUCTIONS, perf_instructions, UNSIGNED, u64),
+	KSCRIBE_CTX(PERF_CACHE_MISSES, perf_cache_misses, UNSIGNED, u64),
+	KSCRIBE_CTX(PERF_BRANCH_MISSES, perf_branch_misses, UNSIGNED, u64),
+};
+
+/* The perf counter contexts, the last ones, and the hardware event of each. */
+#define KSCRIBE_CTX_PERF_FIRST	KSCRIBE_CTX_PERF_CPU_CYCLES
+#define KSCRIBE_NR_PERF		(KSCRIBE_NR_CONTEXTS - KSCRIBE_CTX_PERF_FIRST)
+
+static const u64 kscribe_perf_config[KSCRIBE_NR_PERF] = {
+	PERF_COUNT_HW_CPU_CYCLES,
+	PERF_COUNT_HW_INSTRUCTIONS,
+	PERF_COUNT_HW_CACHE_MISSES,
+	PERF_COUNT_HW_BRANCH_MISSES,
+};
+
 /* Per-CPU counters of a recording; local64_t is NMI-safe on its own CPU. */
 struct kscribe_cpu_counters {
 	local64_t written;
@@ -107,6 +162,9 @@ struct kscribe_cpu_counters {
  * @stop_ts:	trace clock at stop
  * @stopped:	set, with release semantics, once no probe writes any more
  * @kptrs_hidden: kernel addresses are recorded as 0 (see kscribe_kptr())
+ * @contexts:	the KSCRIBE_CTX_* bits recorded in every record
+ * @context_size: their bytes in a record
+ * @perf:	per-CPU counter of each perf context recorded, else NULL
  */
 struct kscribe_recording {
 	struct kref ref;
@@ -124,6 +182,9 @@ struct kscribe_recording {
 	u64 stop_ts;
 	bool stopped;
 	bool kptrs_hidden;
+	u64 contexts;
+	unsigned int context_size;
+	struct perf_event * __percpu *perf[KSCRIBE_NR_PERF];
 };
 
 /**
@@ -132,6 +193,7 @@ struct kscribe_recording {
  * @selected:	ids of the selected events (KSCRIBE_MAX_EVENTS bits)
  * @buffer_size: bytes per CPU of the next recording
  * @mode:	KSCRIBE_MODE_* of the next recording
+ * @contexts:	KSCRIBE_CTX_* bits of the next recording
  * @recording:	the last recording this session started, or NULL
  */
 struct kscribe_session {
@@ -139,6 +201,7 @@ struct kscribe_session {
 	unsigned long *selected;
 	unsigned long buffer_size;
 	u32 mode;
+	u64 contexts;
 	struct kscribe_recording *recording;
 };
 
@@ -230,6 +293,178 @@ static unsigned int notrace kscribe_context(void)
 	if (in_serving_softirq())
 		return 1;
 	return 0;
+}
+
+/* ---- per-event contexts: read as the record is reserved, in any context ---- */
+
+#ifdef CONFIG_PERF_EVENTS
+/* A pinned counter of perf context @k on @cpu (may sleep). */
+static struct perf_event *kscribe_perf_create(unsigned int k, int cpu)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_HARDWARE,
+		.size = sizeof(attr),
+		.config = kscribe_perf_config[k],
+		.pinned = 1,
+	};
+
+	return perf_event_create_kernel_counter(&attr, cpu, NULL, NULL, NULL);
+}
+
+/*
+ * The count of perf context @k on this CPU. The counter is pinned to the
+ * CPU, so its PMU reads it here without locks, also in NMI.
+ */
+static u64 notrace kscribe_perf_read(const struct kscribe_recording *recording,
+				     unsigned int k)
+{
+	struct perf_event *event = *this_cpu_ptr(recording->perf[k]);
+
+	if (!event)
+		return 0;
+	event->pmu->read(event);
+	return local64_read(&event->count);
+}
+
+static void kscribe_perf_release(struct perf_event *event)
+{
+	perf_event_release_kernel(event);
+}
+#else
+static struct perf_event *kscribe_perf_create(unsigned int k, int cpu)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static u64 notrace kscribe_perf_read(const struct kscribe_recording *recording,
+				     unsigned int k)
+{
+	return 0;
+}
+
+static void kscribe_perf_release(struct perf_event *event)
+{
+}
+#endif
+
+/* Can context @id be recorded here? A perf one needs the CPU's PMU to count it. */
+static bool kscribe_context_available(unsigned int id)
+{
+	struct perf_event *event;
+
+	if (id < KSCRIBE_CTX_PERF_FIRST)
+		return true;
+	event = kscribe_perf_create(id - KSCRIBE_CTX_PERF_FIRST, raw_smp_processor_id());
+	if (IS_ERR(event))
+		return false;
+	kscribe_perf_release(event);
+	return true;
+}
+
+/*
+ * The inode number of a namespace of the current task. Only the task
+ * itself replaces its nsproxy, so its own are stable here; they are gone
+ * (NULL) once it exits.
+ */
+static u32 notrace kscribe_ns_inum(unsigned int id)
+{
+	struct nsproxy *nsproxy = current->nsproxy;
+	struct pid_namespace *pid_ns;
+
+	if (id == KSCRIBE_CTX_PID_NS) {
+		pid_ns = task_active_pid_ns(current);
+		return pid_ns ? pid_ns->ns.inum : 0;
+	}
+	if (!nsproxy)
+		return 0;
+	switch (id) {
+	case KSCRIBE_CTX_MNT_NS:
+		/* struct mnt_namespace is private to fs/; it starts with its ns_common */
+		return nsproxy->mnt_ns ? ((struct ns_common *)nsproxy->mnt_ns)->inum : 0;
+	case KSCRIBE_CTX_NET_NS:
+		return nsproxy->net_ns->ns.inum;
+	default:
+		return nsproxy->cgroup_ns->ns.inum;
+	}
+}
+
+/* Store the low @size bytes' worth of @value at @dst, in CPU byte order. */
+static __always_inline void kscribe_put(u8 *dst, u64 value, unsigned int size)
+{
+	u32 v32 = value;
+
+	if (size == sizeof(u64))
+		memcpy(dst, &value, sizeof(value));
+	else if (size == sizeof(u32))
+		memcpy(dst, &v32, sizeof(v32));
+	else
+		*dst = value;
+}
+
+/*
+ * Write the recording's contexts at @dst, in KSCRIBE_CTX_* order, packed.
+ * They describe the current task (the interrupted one in an interrupt) and
+ * are read without locks: its own fields, RCU for its parent, counters.
+ */
+static void notrace kscribe_context_write(const struct kscribe_recording *recording, u8 *dst)
+{
+	struct task_struct *task = current;
+	u64 mask = recording->contexts;
+	unsigned int id;
+	u64 value;
+
+	for (; mask; mask &= mask - 1, dst += kscribe_contexts[id].size) {
+		id = __ffs64(mask);
+		switch (id) {
+		case KSCRIBE_CTX_TID:
+			value = task_pid_nr(task);
+			break;
+		case KSCRIBE_CTX_PID:
+			value = task_tgid_nr(task);
+			break;
+		case KSCRIBE_CTX_PPID:
+			rcu_read_lock();
+			value = task_tgid_nr(rcu_dereference(task->real_parent));
+			rcu_read_unlock();
+			break;
+		case KSCRIBE_CTX_PROCNAME:
+			memcpy(dst, task->comm, TASK_COMM_LEN - 1);
+			dst[TASK_COMM_LEN - 1] = '\0';
+			continue;
+		case KSCRIBE_CTX_PRIO:
+			value = task->prio - MAX_RT_PRIO;
+			break;
+		case KSCRIBE_CTX_UID:
+			value = from_kuid_munged(&init_user_ns, current_uid());
+			break;
+		case KSCRIBE_CTX_EUID:
+			value = from_kuid_munged(&init_user_ns, current_euid());
+			break;
+		case KSCRIBE_CTX_GID:
+			value = from_kgid_munged(&init_user_ns, current_gid());
+			break;
+		case KSCRIBE_CTX_PID_NS:
+		case KSCRIBE_CTX_MNT_NS:
+		case KSCRIBE_CTX_NET_NS:
+		case KSCRIBE_CTX_CGROUP_NS:
+			value = kscribe_ns_inum(id);
+			break;
+		case KSCRIBE_CTX_IRQ_STATE:
+			value = kscribe_context();
+			break;
+		case KSCRIBE_CTX_PREEMPT_COUNT:
+			/* less the record path's own preempt_disable_notrace() */
+			value = preempt_count() - IS_ENABLED(CONFIG_PREEMPT_COUNT);
+			break;
+		case KSCRIBE_CTX_NEED_RESCHED:
+			value = test_tsk_need_resched(task);
+			break;
+		default:
+			value = kscribe_perf_read(recording, id - KSCRIBE_CTX_PERF_FIRST);
+			break;
+		}
+		kscribe_put(dst, value, kscribe_contexts[id].size);
+	}
 }
 
 /**
@@ -352,6 +587,8 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user_string);
  * @size:	payload bytes
  * @rec:	the record, filled in on success
  *
+ * The recording's contexts go first, then @size bytes for the probe.
+ *
  * Return: true with preemption disabled if a record was reserved, else
  * false (the event is counted as lost on this CPU).
  */
@@ -362,21 +599,24 @@ bool notrace __kscribe_record_begin(struct kscribe_event *event,
 	struct kscribe_rb_header *header;
 	struct ring_buffer_event *rb_event;
 
+	size_t total = recording->context_size + size;
+
 	preempt_disable_notrace();
 	this_cpu_inc(*event->hits);
-	if (unlikely(size > KSCRIBE_PAYLOAD_MAX))
+	if (unlikely(total > KSCRIBE_PAYLOAD_MAX))
 		goto lost;
 	/* NULL when full (discard mode), too deeply nested, or in NMI where unsafe */
-	rb_event = ring_buffer_lock_reserve(recording->buffer, sizeof(*header) + size);
+	rb_event = ring_buffer_lock_reserve(recording->buffer, sizeof(*header) + total);
 	if (unlikely(!rb_event))
 		goto lost;
 	header = ring_buffer_event_data(rb_event);
 	header->id = event->id;
-	header->size = size;
-	rec->payload = header + 1;
+	header->size = total;
+	kscribe_context_write(recording, (u8 *)(header + 1));
+	rec->payload = (u8 *)(header + 1) + recording->context_size;
 	rec->recording = recording;
 	rec->rb_event = rb_event;
-	rec->size = sizeof(*header) + size;
+	rec->size = sizeof(*header) + total;
 	return true;
 
 lost:
@@ -679,11 +919,55 @@ EXPORT_SYMBOL_GPL(kscribe_probe_unregister);
 
 /* ---- recordings ---- */
 
+/* Open a pinned counter on every online CPU for each perf context recorded. */
+static int kscribe_perf_open(struct kscribe_recording *recording)
+{
+	struct perf_event *event;
+	unsigned int k;
+	int cpu;
+
+	for (k = 0; k < KSCRIBE_NR_PERF; k++) {
+		if (!(recording->contexts & BIT_ULL(KSCRIBE_CTX_PERF_FIRST + k)))
+			continue;
+		recording->perf[k] = alloc_percpu(struct perf_event *);
+		if (!recording->perf[k])
+			return -ENOMEM;
+		for_each_online_cpu(cpu) {
+			event = kscribe_perf_create(k, cpu);
+			if (IS_ERR(event))
+				return PTR_ERR(event);
+			*per_cpu_ptr(recording->perf[k], cpu) = event;
+		}
+	}
+	return 0;
+}
+
+/* Release the perf counters, once no probe reads them. */
+static void kscribe_perf_close(struct kscribe_recording *recording)
+{
+	struct perf_event *event;
+	unsigned int k;
+	int cpu;
+
+	for (k = 0; k < KSCRIBE_NR_PERF; k++) {
+		if (!recording->perf[k])
+			continue;
+		for_each_possible_cpu(cpu) {
+			event = *per_cpu_ptr(recording->perf[k], cpu);
+			if (event)
+				kscribe_perf_release(event);
+		}
+		free_percpu(recording->perf[k]);
+		recording->perf[k] = NULL;
+	}
+}
+
 static void kscribe_recording_release(struct kref *ref)
 {
 	struct kscribe_recording *recording =
 		container_of(ref, struct kscribe_recording, ref);
 
+	kscribe_perf_close(recording);
 	if (recording->buffer)
 		ring_buffer_free(recording->buffer);
 	free_percpu(recording->counters);
@@ -714,10 +998,16 @@ static struct kscribe_recording *kscribe_recording_alloc(const struct kscribe_se
 {
 	struct kscribe_recording *recording;
 	unsigned int flags = session->mode == KSCRIBE_MODE_OVERWRITE ? RB_FL_OVERWRITE : 0;
+	unsigned int id;
 
 	recording = kzalloc_obj(*recording, GFP_KERNEL);
 	if (!recording)
 		return NULL;
+	recording->contexts = session->contexts;
+	for (id = 0; id < KSCRIBE_NR_CONTEXTS; id++) {
+		if (recording->contexts & BIT_ULL(id))
+			recording->context_size += kscribe_contexts[id].size;
+	}
 	kref_init(&recording->ref);
 	init_waitqueue_head(&recording->wait);
 	INIT_DELAYED_WORK(&recording->tick, kscribe_tick);
@@ -877,6 +1167,11 @@ static int kscribe_start(struct kscribe_session *session)
 	recording = kscribe_recording_alloc(session);
 	if (!recording)
 		return -ENOMEM;
+	ret = kscribe_perf_open(recording);
+	if (ret) {
+		kscribe_recording_put(recording);
+		return ret;
+	}
 	kscribe_pin_probes(recording, session->selected);
 	if (!recording->nr_recorded) {
 		/* the selected probes are being unloaded */
@@ -912,6 +1207,7 @@ static void kscribe_stop(void)
 	if (!recording)
 		return;
 	kscribe_detach_all();
+	kscribe_perf_close(recording);
 	recording->stop_ts = trace_clock_local();
 	/* pairs with smp_load_acquire() in the streams: then they see the final counters */
 	smp_store_release(&recording->stopped, true);
@@ -1115,7 +1411,7 @@ static long kscribe_ioctl_version(void __user *uarg)
 		.minor = KSCRIBE_VERSION_MINOR,
 		.patchlevel = KSCRIBE_VERSION_PATCHLEVEL,
 		.abi = KSCRIBE_ABI_VERSION,
-		.features = KSCRIBE_FEATURE_STOP_ANY,
+		.features = KSCRIBE_FEATURE_STOP_ANY | KSCRIBE_FEATURE_CONTEXTS,
 	};
 
 	if (copy_to_user(uarg, &version, sizeof(version)))
@@ -1346,6 +1642,53 @@ static long kscribe_ioctl_set_buffer(struct kscribe_session *session, void __use
 	return ret;
 }
 
+static long kscribe_ioctl_context_info(void __user *uarg)
+{
+	const struct kscribe_context_desc *desc;
+	struct kscribe_context_info info;
+
+	if (copy_from_user(&info, uarg, sizeof(info)))
+		return -EFAULT;
+	if (info.flags)
+		return -EINVAL;
+	if (info.id >= KSCRIBE_NR_CONTEXTS)
+		return -ENOENT;
+	desc = &kscribe_contexts[array_index_nospec(info.id, KSCRIBE_NR_CONTEXTS)];
+	info.type = desc->type;
+	info.size = desc->size;
+	info.context_flags = kscribe_context_available(info.id) ? KSCRIBE_CONTEXT_AVAILABLE : 0;
+	info.reserved = 0;
+	strscpy_pad(info.name, desc->name, sizeof(info.name));
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_set_contexts(struct kscribe_session *session, void __user *uarg)
+{
+	struct kscribe_contexts config;
+	unsigned int id;
+	long ret = 0;
+
+	if (copy_from_user(&config, uarg, sizeof(config)))
+		return -EFAULT;
+	if (config.flags || config.reserved ||
+	    config.mask & ~GENMASK_ULL(KSCRIBE_NR_CONTEXTS - 1, 0))
+		return -EINVAL;
+	for (id = KSCRIBE_CTX_PERF_FIRST; id < KSCRIBE_NR_CONTEXTS; id++) {
+		if ((config.mask & BIT_ULL(id)) && !kscribe_context_available(id))
+			return -EOPNOTSUPP;
+	}
+
+	mutex_lock(&kscribe_lock);
+	if (kscribe_running_session == session)
+		ret = -EBUSY;
+	else
+		session->contexts = config.mask;
+	mutex_unlock(&kscribe_lock);
+	return ret;
+}
+
 static long kscribe_ioctl_status(struct kscribe_session *session, void __user *uarg)
 {
 	struct kscribe_recording *recording;
@@ -1559,6 +1902,10 @@ static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return kscribe_ioctl_stream_open(session, uarg);
 	case KSCRIBE_IOCTL_STOP:
 		return kscribe_ioctl_stop(session, arg);
+	case KSCRIBE_IOCTL_CONTEXT_INFO:
+		return kscribe_ioctl_context_info(uarg);
+	case KSCRIBE_IOCTL_SET_CONTEXTS:
+		return kscribe_ioctl_set_contexts(session, uarg);
 	case KSCRIBE_IOCTL_START:
 	case KSCRIBE_IOCTL_FLUSH:
 		break;
@@ -1662,6 +2009,7 @@ static int __init kscribe_init(void)
 	int cpu, ret;
 
 	BUILD_BUG_ON(sizeof(struct kscribe_rb_header) != 4);
+	BUILD_BUG_ON(ARRAY_SIZE(kscribe_perf_config) != KSCRIBE_NR_PERF);
 	BUILD_BUG_ON(KSCRIBE_MAX_EVENTS - 1 > U16_MAX);
 	BUILD_BUG_ON(KSCRIBE_PAYLOAD_MAX > U16_MAX);
 	BUILD_BUG_ON(sizeof(struct kscribe_record_header) + KSCRIBE_PAYLOAD_MAX >

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kscribectl: control the kscribe tracer through /dev/kscribe and record
- * CTF 1.8 traces.
+ * CTF 1.8 traces, every event with the per-event contexts asked for.
  *
  * Built statically, for each target architecture, against the uapi header
  * only (-I kernel_module/include); see kscribe/build.py.
@@ -38,6 +38,9 @@
 #define READ_SIZE		65536
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 
+/* The contexts of every event of a recording unless -c says otherwise: who did it. */
+#define DEFAULT_CONTEXTS	"tid,pid,procname"
+
 /* What the CTF clock is: the timestamps are those of the kernel's ring buffer. */
 #define CLOCK_DESCRIPTION \
 	"the kernel ring buffer's trace_clock_local(): sched_clock() of each CPU, " \
@@ -56,14 +59,17 @@ static void usage(FILE *out)
 		"  status     print the state of the tracer\n"
 		"  stats      print every event's hits and the current recording's counters\n"
 		"  stop       stop the running recording, whoever started it\n"
+		"  contexts   list the per-event contexts and whether they can be recorded\n"
 		"  pause PATTERN, resume PATTERN\n"
 		"             stop or go on recording the events of the running recording\n"
 		"             that PATTERN matches (as for record -e)\n"
-		"  record [-e PATTERN]... [--all-syscalls] [-b BYTES_PER_CPU] [--overwrite]\n"
-		"         -o DIR -- COMMAND [ARGS]...\n"
+		"  record [-e PATTERN]... [--all-syscalls] [-c CONTEXT[,CONTEXT]...]...\n"
+		"         [-b BYTES_PER_CPU] [--overwrite] -o DIR -- COMMAND [ARGS]...\n"
 		"             record the selected events (default: all) while COMMAND runs,\n"
 		"             into a CTF trace in DIR; PATTERN is \"probe:event\" or \"event\",\n"
-		"             with shell globs; a system call name selects its entry and exit\n"
+		"             with shell globs; a system call name selects its entry and exit;\n"
+		"             every event carries the contexts named with -c (default:\n"
+		"             " DEFAULT_CONTEXTS "; \"none\" for none)\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help print this help\n",
@@ -154,6 +160,88 @@ static int cmd_list(int fd)
 		       info.event_flags & KSCRIBE_EVENT_RECORDED ? " [recorded]" : "");
 	}
 	return ret < 0;
+}
+
+/* The id-th per-event context; 1 past the last one, -1 on error. */
+static int context_info(int fd, unsigned int id, struct kscribe_context_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->id = id;
+	if (ioctl(fd, KSCRIBE_IOCTL_CONTEXT_INFO, info) < 0) {
+		if (errno == ENOENT)
+			return 1;
+		error("KSCRIBE_IOCTL_CONTEXT_INFO");
+		return -1;
+	}
+	info->name[sizeof(info->name) - 1] = '\0';
+	return 0;
+}
+
+static const char *type_name(const struct kscribe_context_info *info)
+{
+	static char name[16];
+
+	if (info->type == KSCRIBE_TYPE_TEXT)
+		snprintf(name, sizeof(name), "text[%u]", info->size);
+	else
+		snprintf(name, sizeof(name), "%c%u", info->type == KSCRIBE_TYPE_SIGNED ? 's' : 'u',
+			 info->size * 8);
+	return name;
+}
+
+static int cmd_contexts(int fd)
+{
+	struct kscribe_version version;
+	struct kscribe_context_info info;
+	unsigned int id;
+	int ret;
+
+	if (get_version(fd, &version))
+		return 1;
+	for (id = 0; ; id++) {
+		ret = context_info(fd, id, &info);
+		if (ret)
+			break;
+		printf("%2u %-20s %-9s %s\n", info.id, info.name, type_name(&info),
+		       info.context_flags & KSCRIBE_CONTEXT_AVAILABLE ? "available" :
+		       "not available");
+	}
+	return ret < 0;
+}
+
+/*
+ * Add the contexts of a -c argument, comma-separated names, to @mask: 1
+ * with a message naming the first unknown or unavailable one.
+ */
+static int parse_contexts(int fd, const char *arg, uint64_t *mask)
+{
+	struct kscribe_context_info info;
+	char *names = strdup(arg), *name, *save = NULL;
+	unsigned int id;
+	int ret = 0;
+
+	if (!names)
+		return error("strdup");
+	for (name = strtok_r(names, ",", &save); name && !ret;
+	     name = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(name, "none")) {
+			*mask = 0;
+			continue;
+		}
+		for (id = 0; !(ret = context_info(fd, id, &info)); id++) {
+			if (!strcmp(info.name, name))
+				break;
+		}
+		if (ret > 0)
+			ret = fail("unknown context '%s': `kscribectl contexts` lists them", name);
+		else if (!ret && !(info.context_flags & KSCRIBE_CONTEXT_AVAILABLE))
+			ret = fail("context '%s' is not available: this CPU has no counter for it",
+				   name);
+		else if (!ret)
+			*mask |= 1ULL << id;
+	}
+	free(names);
+	return ret ? 1 : 0;
 }
 
 static const char *mode_name(unsigned int mode)
@@ -291,6 +379,7 @@ struct cpu_stream {
 
 struct recorder {
 	int dev;
+	uint64_t contexts;	/* KSCRIBE_CTX_* bits of every event */
 	const char *dir;
 	int dirfd;		/* the output directory, opened without following links */
 	struct kscribe_clock clock;
@@ -662,6 +751,30 @@ static const char *byte_order(void)
 	return *(const unsigned char *)&one ? "le" : "be";
 }
 
+/* The stream's event.context: the recording's contexts, in id order, as the kernel lays them. */
+static int write_event_context(const struct recorder *r, FILE *f)
+{
+	struct kscribe_context_info info;
+	unsigned int id;
+
+	fprintf(f, "\tevent.context := struct {\n");
+	for (id = 0; id < 64; id++) {
+		if (!(r->contexts & (1ULL << id)))
+			continue;
+		if (context_info(r->dev, id, &info))
+			return fail("context %u: no description", id);
+		if (info.type == KSCRIBE_TYPE_TEXT)
+			fprintf(f, "\t\tinteger { size = 8; align = 8; signed = false; "
+				"encoding = UTF8; } _%s[%u];\n", info.name, info.size);
+		else
+			fprintf(f, "\t\tinteger { size = %u; align = 8; signed = %s; } _%s;\n",
+				info.size * 8, info.type == KSCRIBE_TYPE_SIGNED ? "true" : "false",
+				info.name);
+	}
+	fprintf(f, "\t};\n");
+	return 0;
+}
+
 static int write_metadata(struct recorder *r, const struct kscribe_version *version)
 {
 	int64_t offset = r->clock.realtime_offset_ns;
@@ -736,7 +849,10 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	fprintf(f, "\t\tuint64_t content_size;\n\t\tuint64_t packet_size;\n");
 	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
 	fprintf(f, "\tevent.header := struct {\n\t\tuint16_t id;\n");
-	fprintf(f, "\t\tuint64_clock_t timestamp;\n\t};\n};\n");
+	fprintf(f, "\t\tuint64_clock_t timestamp;\n\t};\n");
+	if (r->contexts && write_event_context(r, f))
+		goto fail;
+	fprintf(f, "};\n");
 
 	for (i = 0; i < r->nr_events; i++) {
 		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n\tstream_id = 0;\n",
@@ -748,6 +864,10 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	if (fclose(f))
 		return error(path);
 	return 0;
+
+fail:
+	fclose(f);
+	return 1;
 }
 
 static int parse_size(const char *text, unsigned long long *size)
@@ -898,6 +1018,7 @@ static int cmd_record(int fd, int argc, char **argv)
 	static const struct option options[] = {
 		{ "event", required_argument, NULL, 'e' },
 		{ "all-syscalls", no_argument, NULL, 'S' },
+		{ "context", required_argument, NULL, 'c' },
 		{ "buffer-size", required_argument, NULL, 'b' },
 		{ "overwrite", no_argument, NULL, 'O' },
 		{ "output", required_argument, NULL, 'o' },
@@ -912,14 +1033,15 @@ static int cmd_record(int fd, int argc, char **argv)
 	struct kscribe_version version;
 	sigset_t block, mask;
 	unsigned long long size;
-	bool all_syscalls = false, selected = false;
+	bool all_syscalls = false, selected = false, contexts_given = false;
+	struct kscribe_contexts contexts = { 0 };
 	int opt, status = -1, ret = 1;
 	pid_t child;
 
 	if (get_version(fd, &version))
 		return 1;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+e:b:o:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+e:c:b:o:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (enable(fd, optarg, 0))
@@ -928,6 +1050,11 @@ static int cmd_record(int fd, int argc, char **argv)
 			break;
 		case 'S':
 			all_syscalls = true;
+			break;
+		case 'c':
+			if (parse_contexts(fd, optarg, &r.contexts))
+				return 1;
+			contexts_given = true;
 			break;
 		case 'b':
 			if (parse_size(optarg, &size))
@@ -956,6 +1083,11 @@ static int cmd_record(int fd, int argc, char **argv)
 		return 1;
 	if (!selected && !all_syscalls && enable(fd, "*", 0))
 		return 1;
+	if (!contexts_given && parse_contexts(fd, DEFAULT_CONTEXTS, &r.contexts))
+		return 1;
+	contexts.mask = r.contexts;
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_CONTEXTS, &contexts) < 0)
+		return error("KSCRIBE_IOCTL_SET_CONTEXTS");
 	if (ioctl(fd, KSCRIBE_IOCTL_SET_BUFFER, &config) < 0) {
 		if (errno == EINVAL)
 			return fail("buffer size must be %u to %u bytes per CPU",
@@ -1049,6 +1181,8 @@ int main(int argc, char **argv)
 		cmd = cmd_status;
 	} else if (!strcmp(argv[1], "stop")) {
 		cmd = cmd_stop;
+	} else if (!strcmp(argv[1], "contexts")) {
+		cmd = cmd_contexts;
 	} else if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume")) {
 		if (argc != 3) {
 			usage(stderr);

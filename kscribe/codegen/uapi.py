@@ -99,6 +99,14 @@ class Abi:
         """The structure called ``name``."""
         return next(s for s in self.structs if s.name == name)
 
+    def contexts(self) -> dict[str, str]:
+        """The per-event contexts, by id: name (``procname``, as the kernel reports it) to
+        type (``s32``, ``text[16]``, as ``kscribectl contexts`` prints it)."""
+        group: dict[str, Any] = next((g for g in self.enums if g["group"] == CONTEXT_GROUP),
+                                     {"values": []})
+        return {v["name"].removeprefix("CTX_").lower(): v["type"]
+                for v in sorted(group["values"], key=lambda v: v["value"])}
+
 
 def _fail(where: str, msg: str) -> KscribeError:
     return KscribeError(f"{_CURRENT[0]}: {where}: {msg}")
@@ -247,6 +255,25 @@ def _ioctl(i: Any, known: list[Ioctl], structs: list[Struct], lo: int, hi: int) 
     return Ioctl(iname, nr, d, str(i.get("doc", "")), st)
 
 
+CONTEXT_GROUP = "context"
+_CONTEXT_TYPE = re.compile(r"^(?:[su](?:8|16|32|64)|text\[\d+\])$")
+
+
+def _check_contexts(enums: list[dict[str, Any]], consts: dict[str, int]) -> None:
+    """The contexts are numbered 0 to NR_CONTEXTS - 1 (bits of a u64 mask), each typed."""
+    group = next((g for g in enums if g["group"] == CONTEXT_GROUP), None)
+    if group is None:
+        return
+    for v in group["values"]:
+        if not _CONTEXT_TYPE.match(str(v.get("type", ""))):
+            raise _fail(f"enum {v['name']}", "needs a type: s8..s64, u8..u64 or text[N]")
+    values = sorted(v["value"] for v in group["values"])
+    if values != list(range(len(values))) or consts.get("NR_CONTEXTS") != len(values):
+        raise _fail(f"enums {CONTEXT_GROUP}", "values must be 0 to NR_CONTEXTS - 1, each once")
+    if len(values) > 64:
+        raise _fail(f"enums {CONTEXT_GROUP}", "at most 64 contexts (bits of a u64 mask)")
+
+
 def _load(raw: Any) -> Abi:
     name = _need(raw, "name", "top level")
     version = _need(raw, "abi_version", "top level")
@@ -258,6 +285,7 @@ def _load(raw: Any) -> Abi:
     macros = set(consts)
     flags = _flags(raw, macros)
     enums = _enums(raw, macros)
+    _check_contexts(enums, consts)
     structs = _structs(raw, consts)
     ioctls: list[Ioctl] = []
     for i in raw.get("ioctls", []):

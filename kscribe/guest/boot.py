@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import signal
 
+from kscribe.guest import contexts
 from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
 _STAT = re.compile(r"^(\w+):(\w+) (\d+)\s*$", re.M)
@@ -98,7 +99,7 @@ def judge(console: str) -> Verdict:
     if ran:
         found = checks(console)
         v.reasons += _trace_safety(found) + _abi_promises(found) + _signals(found)
-        v.reasons += _lockdown(found)
+        v.reasons += _lockdown(found) + contexts.problems(found, console)
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)

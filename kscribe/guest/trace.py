@@ -22,18 +22,22 @@ from kscribe.util import atomic, proc
 from kscribe.util.ctext import split_top_level
 
 BABELTRACE_TIMEOUT_S = 120
-_LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): "
-                   r"\{ cpu_id = (?P<cpu>\d+) \}, \{ ?(?P<fields>.*?) ?\}$")
+_LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\] (?:\S+ )?(?P<name>\w+): (?P<scopes>stream\..*)$")
+# the readers print each scope named ("stream.packet.context = { cpu_id = 0 }, ..."), so that
+# an event's context and its fields cannot be told apart by position alone
+_OPTIONS = ["--clock-seconds", "--no-delta", "--names", "payload,context,scope"]
 
 
 @dataclass(frozen=True)
 class Event:
-    """One event as babeltrace2 prints it: timestamp (ns), name, CPU and payload fields."""
+    """One event as babeltrace2 prints it: timestamp (ns), name, CPU, payload fields and the
+    per-event contexts the recording had (``tid``, ``procname``...)."""
 
     ts: int
     name: str
     cpu: int
     fields: dict[str, object] = field(default_factory=dict)
+    context: dict[str, object] = field(default_factory=dict)
 
 
 def extract(console: str, dest: Path, tag: str = "TRACE") -> Path:
@@ -86,7 +90,7 @@ def babeltrace(trace: Path, reader: str = "babeltrace2") -> str:
     proc.require(reader, why=READERS[reader])
     if not (trace / "metadata").is_file():
         raise KscribeError(f"{trace}: not a CTF trace (no metadata file)")
-    done = proc.run([reader, "--clock-seconds", "--no-delta", trace], check=False,
+    done = proc.run([reader, *_OPTIONS, trace], check=False,
                     timeout=BABELTRACE_TIMEOUT_S, text=False)
     if done.returncode != 0:
         cause = _babeltrace_cause(done.stderr.decode(errors="replace"))
@@ -143,16 +147,21 @@ def _value(text: str) -> object:
 
 
 def parse(text: str) -> list[Event]:
-    """Events of babeltrace2's text output (``--clock-seconds --no-delta``)."""
+    """Events of a reader's text output (run with :data:`_OPTIONS`)."""
     events = []
     for line in text.splitlines():
         m = _LINE.match(line)
         if not m:
             continue
-        fields = _fields(m["fields"])
+        scopes = _fields(m["scopes"])
+        packet, fields, context = (scopes.get(k, {}) for k in (
+            "stream.packet.context", "event.fields", "stream.event.context"))
+        if not (isinstance(packet, dict) and isinstance(fields, dict)
+                and isinstance(context, dict)):
+            continue
         sec, _, frac = m["ts"].partition(".")
         ts = int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
-        events.append(Event(ts, m["name"], int(m["cpu"]), fields))
+        events.append(Event(ts, m["name"], int(str(packet.get("cpu_id", -1))), fields, context))
     return events
 
 

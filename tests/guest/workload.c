@@ -12,13 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define WRITE_BYTES	4242
 #define SEND_BYTES	1234
 
@@ -28,6 +32,30 @@ static void fail(const char *what)
 {
 	perror(what);
 	exit(1);
+}
+
+/* Who this process is, as the events' contexts must say it. */
+static void print_identity(void)
+{
+	static const char * const namespaces[] = { "pid", "mnt", "net", "cgroup" };
+	char name[17] = "", path[32];
+	struct stat st;
+	unsigned int i;
+
+	if (prctl(PR_GET_NAME, name))
+		fail("prctl");
+	printf("WORKLOAD tid=%ld\n", (long)syscall(SYS_gettid));
+	printf("WORKLOAD procname=%s\n", name);
+	printf("WORKLOAD ppid=%d\n", getppid());
+	printf("WORKLOAD prio=%d\n", getpriority(PRIO_PROCESS, 0) + 20);
+	printf("WORKLOAD uid=%u\nWORKLOAD euid=%u\nWORKLOAD gid=%u\n", getuid(), geteuid(),
+	       getgid());
+	for (i = 0; i < ARRAY_SIZE(namespaces); i++) {
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", namespaces[i]);
+		if (stat(path, &st))
+			fail(path);
+		printf("WORKLOAD %s_ns=%lu\n", namespaces[i], (unsigned long)st.st_ino);
+	}
 }
 
 int main(int argc, char **argv)
@@ -42,6 +70,7 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	printf("WORKLOAD pid=%d\n", getpid());
+	print_identity();
 	printf("WORKLOAD file=%s\n", path);
 	memset(buf, 'k', sizeof(buf));
 

@@ -33,7 +33,7 @@
 /* kscribe_record_header.id of a lost-events marker. */
 #define KSCRIBE_RECORD_LOST	0xffffffff
 
-/* Largest event payload in bytes. */
+/* Largest record payload in bytes: contexts and event fields; a larger one is dropped. */
 #define KSCRIBE_PAYLOAD_MAX	4000
 
 /* A stream read() of this many bytes always returns at least one record. */
@@ -47,6 +47,9 @@
 
 /* Per-CPU buffer size of a new session (1 MiB). */
 #define KSCRIBE_BUFFER_DEFAULT	1048576
+
+/* Per-event contexts are numbered KSCRIBE_CTX_*, below this value. */
+#define KSCRIBE_NR_CONTEXTS	19
 
 /* kscribe_event_info.event_flags and kscribe_event_metadata.event_flags */
 #define KSCRIBE_EVENT_SYSCALL_ENTRY	0x1U	/* entry of a system call */
@@ -66,6 +69,8 @@
 
 /* kscribe_version.features: what this core has beyond its ABI version's baseline */
 #define KSCRIBE_FEATURE_STOP_ANY	0x1U	/* KSCRIBE_IOCTL_STOP takes KSCRIBE_STOP_* flags */
+/* per-event contexts: KSCRIBE_IOCTL_CONTEXT_INFO, KSCRIBE_IOCTL_SET_CONTEXTS */
+#define KSCRIBE_FEATURE_CONTEXTS	0x2U
 
 /* kscribe_stream_open.flags */
 #define KSCRIBE_STREAM_NONBLOCK	0x1U	/* read() does not wait: -EAGAIN */
@@ -77,6 +82,10 @@
 /* the current recording records kernel addresses as 0 (kptr_restrict, CAP_SYSLOG) */
 #define KSCRIBE_STATUS_KPTRS_HIDDEN	0x4U
 
+/* kscribe_context_info.context_flags */
+/* this kernel and CPU can record it (perf counters need a PMU) */
+#define KSCRIBE_CONTEXT_AVAILABLE	0x1U
+
 /* kscribe_buffer_config.mode, kscribe_status.mode */
 #define KSCRIBE_MODE_DISCARD	0	/* a full buffer drops new events */
 #define KSCRIBE_MODE_OVERWRITE	1	/* a full buffer overwrites old events */
@@ -85,6 +94,36 @@
 #define KSCRIBE_STATE_IDLE	0	/* no recording seen by this session */
 #define KSCRIBE_STATE_RECORDING	1	/* the current recording is running */
 #define KSCRIBE_STATE_STOPPED	2	/* stopped; its streams can still be read */
+
+/* kscribe_context_info.type, how a context's bytes read */
+#define KSCRIBE_TYPE_UNSIGNED	0	/* unsigned integer of size bytes, CPU byte order */
+#define KSCRIBE_TYPE_SIGNED	1	/* signed integer of size bytes, CPU byte order */
+#define KSCRIBE_TYPE_TEXT	2	/* size bytes of UTF-8 text, NUL-padded */
+
+/* per-event contexts: kscribe_context_info.id, bits of kscribe_contexts.mask */
+#define KSCRIBE_CTX_TID			0	/* thread id, in the initial pid namespace (s32) */
+#define KSCRIBE_CTX_PID			1	/* process id, in the initial pid namespace (s32) */
+#define KSCRIBE_CTX_PPID		2	/* parent's process id (s32) */
+#define KSCRIBE_CTX_PROCNAME		3	/* the thread's command name (text[16]) */
+/* priority, as in /proc/PID/stat: nice + 20, negative for real-time (s32) */
+#define KSCRIBE_CTX_PRIO		4
+/* real user id, in the initial user namespace (u32) */
+#define KSCRIBE_CTX_UID			5
+#define KSCRIBE_CTX_EUID		6	/* effective user id (u32) */
+#define KSCRIBE_CTX_GID			7	/* real group id (u32) */
+#define KSCRIBE_CTX_PID_NS		8	/* inode number of the pid namespace (u32) */
+#define KSCRIBE_CTX_MNT_NS		9	/* inode number of the mount namespace (u32) */
+#define KSCRIBE_CTX_NET_NS		10	/* inode number of the network namespace (u32) */
+#define KSCRIBE_CTX_CGROUP_NS		11	/* inode number of the cgroup namespace (u32) */
+/* where the event fired: 0 task, 1 softirq, 2 hardirq, 3 NMI (u8) */
+#define KSCRIBE_CTX_IRQ_STATE		12
+/* preempt_count() in the probe, the tracer's own preemption disabling included (u32) */
+#define KSCRIBE_CTX_PREEMPT_COUNT	13
+#define KSCRIBE_CTX_NEED_RESCHED	14	/* the thread is to be rescheduled (u8) */
+#define KSCRIBE_CTX_PERF_CPU_CYCLES	15	/* this CPU's cycle counter (u64) */
+#define KSCRIBE_CTX_PERF_INSTRUCTIONS	16	/* this CPU's retired instructions (u64) */
+#define KSCRIBE_CTX_PERF_CACHE_MISSES	17	/* this CPU's cache misses (u64) */
+#define KSCRIBE_CTX_PERF_BRANCH_MISSES	18	/* this CPU's mispredicted branches (u64) */
 
 /**
  * struct kscribe_version - KSCRIBE_IOCTL_VERSION result.
@@ -269,12 +308,48 @@ struct kscribe_stream_open {
 };
 
 /**
+ * struct kscribe_context_info - KSCRIBE_IOCTL_CONTEXT_INFO argument; -ENOENT
+ *	past the last context.
+ * @id:			in: KSCRIBE_CTX_*
+ * @flags:		in: must be 0
+ * @type:		out: KSCRIBE_TYPE_*
+ * @size:		out: bytes it takes in a record
+ * @context_flags:	out: KSCRIBE_CONTEXT_*
+ * @reserved:		out: 0
+ * @name:		out: its name, e.g. "procname"
+ */
+struct kscribe_context_info {
+	__u32 id;
+	__u32 flags;
+	__u32 type;
+	__u32 size;
+	__u32 context_flags;
+	__u32 reserved;
+	char name[KSCRIBE_NAME_LEN];
+};
+
+/**
+ * struct kscribe_contexts - KSCRIBE_IOCTL_SET_CONTEXTS argument, used by the
+ *	next KSCRIBE_IOCTL_START of the session; -EOPNOTSUPP names a context not
+ *	KSCRIBE_CONTEXT_AVAILABLE.
+ * @mask:	bit KSCRIBE_CTX_* set for each context to record, 0 for none
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ */
+struct kscribe_contexts {
+	__u64 mask;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/**
  * struct kscribe_record_header - Header of every record read() from a stream: a
  *	record is this header, size bytes of payload, then zero padding to a multiple
  *	of 8 bytes. read() returns whole records only.
  * @timestamp:	trace clock, ns
  * @id:		event id, or KSCRIBE_RECORD_LOST
- * @size:	payload bytes after this header
+ * @size:	payload bytes after this header: the recording's contexts, then
+ *		the event's fields
  */
 struct kscribe_record_header {
 	__u64 timestamp;
@@ -330,5 +405,11 @@ struct kscribe_record_lost {
 
 /* open the stream of one CPU of the current recording; returns a file descriptor */
 #define KSCRIBE_IOCTL_STREAM_OPEN	_IOW(KSCRIBE_IOC_MAGIC, 0x0b, struct kscribe_stream_open)
+
+/* a per-event context: name, type, size, availability */
+#define KSCRIBE_IOCTL_CONTEXT_INFO	_IOWR(KSCRIBE_IOC_MAGIC, 0x0c, struct kscribe_context_info)
+
+/* per-event contexts of this session's next recording */
+#define KSCRIBE_IOCTL_SET_CONTEXTS	_IOW(KSCRIBE_IOC_MAGIC, 0x0d, struct kscribe_contexts)
 
 #endif /* _UAPI_LINUX_KSCRIBE_H */
