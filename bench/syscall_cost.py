@@ -2,7 +2,9 @@
 
 Boots the default target (bookworm/amd64) under QEMU with templates/guest/bench.sh.j2 as /init:
 the same getppid() loop untraced, with the kernel's own syscall events (tracefs), and
-recorded by kscribe (all syscalls, overwrite mode like ftrace's default), three rounds each;
+recorded by kscribe (all syscalls, overwrite mode like ftrace's default: without contexts, with
+kscribectl's default contexts, with a filter that rejects every event and one that accepts
+every one), three rounds each, the cost per event beside the no-context figure;
 then the highest call rate kscribe records without losing an event at its default buffer
 size. QEMU runs without KVM here, so absolute figures are slow; the ratios are the point.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import statistics
 import sys
 
@@ -33,10 +36,17 @@ ACCEL = "tcg,thread=multi"  # vCPUs in parallel: see the module's docstring
 
 
 
+# kscribe's rows: all syscall events, without contexts, with kscribectl's default ones, and
+# with a filter that rejects every event (the loop's tid is never 1) or accepts every one
+MODES = {"kscribe": ["-c", "none"], "contexts": [],
+         "reject": ["-f", "tid == 1", "-c", "none"], "accept": ["-f", "tid != 1", "-c", "none"]}
+
+
 def _boot(target: str, settings: Settings, calls: int) -> str | None:
     """One benchmark boot's console, or None (with the reason on stderr) if it failed."""
     v, run = guest_run(target, settings, "bench", script="guest/bench.sh.j2",
-                       context={"calls": calls, "rates": RATES},
+                       context={"calls": calls, "rates": RATES,
+                                "kscribe_modes": [(m, shlex.join(o)) for m, o in MODES.items()]},
                        judge_console=judge_finished, timeout=1800, accel=ACCEL)
     if not v.ok:
         print(f"bench: {v.summary()} (console: {run / 'console.log'})", file=sys.stderr)
@@ -70,13 +80,19 @@ def main() -> int:
         consoles.append(console)
     boots = [_costs(c) for c in consoles]
     ratios = [(b["kscribe"] - b["none"]) / (b["ftrace"] - b["none"]) for b in boots]
+    per_event = {m: [(b[m] - b["none"]) / 2 for b in boots] for m in MODES}
     med = {mode: statistics.median(b[mode] for b in boots) for mode in boots[0]}
     print(f"{args.target}, {args.calls} getppid() per loop, rounds interleaved in each boot, "
           f"median of {args.boots} boot(s) (QEMU {ACCEL}):")
-    for mode in ("none", "ftrace", "kscribe"):
+    for mode in ("none", "ftrace", *MODES):
         extra = f"  (+{med[mode] - med['none']:.0f} ns per traced syscall)" \
             if mode != "none" else ""
         print(f"  {mode:8} {med[mode]:8.0f} ns per call{extra}")
+    base = statistics.median(per_event["kscribe"])
+    print("  per event (entry and exit: half a traced syscall), against no context:")
+    for mode, options in MODES.items():
+        cost = statistics.median(per_event[mode])
+        print(f"    {mode:8} {cost:6.0f} ns  x{cost / base:4.2f}  ({shlex.join(options)})")
     ratio = statistics.median(ratios)
     spread = f" (boots: {min(ratios):.2f} to {max(ratios):.2f})" if len(ratios) > 1 else ""
     print(f"  kscribe / ftrace overhead ratio: {ratio:.2f}{spread} "

@@ -84,3 +84,25 @@ def test_boot_judge_wants_a_private_trace():
     reasons = judge(leaked).reasons
     assert any("unsafe directory /tmp/link (rc 0)" in r for r in reasons)
     assert any("wrote through a symbolic link (2 files" in r for r in reasons)
+
+
+def test_boot_judge_wants_every_context_and_every_bad_filter_refused():
+    """The contexts abi.yaml declares must be offered with their types; a bad filter that
+    kscribectl accepted, or refused without saying why, fails the boot."""
+    from kscribe.guest import contexts, filters
+
+    offered = {f"context-{n}": f"{t}/{'not' if n.startswith('perf_') else 'available'}"
+               for n, t in contexts.declared().items()}
+    said = "\n".join([f"kscribectl: unknown context '{contexts.UNKNOWN}': ...",
+                      "kscribectl: context 'perf_cpu_cycles' is not available: ..."])
+    good = {**offered, "context-unknown-rc": "1", "context-perf-rc": "1"}
+    assert contexts.problems(good, said) == []
+    assert contexts.problems({**good, "context-tid": "u32/available"}, said) == [
+        "context tid: type u32, abi.yaml says s32"]
+    assert contexts.problems({**good, "context-perf-rc": "0"}, said)
+    loaded = "KSCRIBE-RC 0 insmod /lib/kscribe/kscribe_probe_syscalls.ko\n"
+    refusals = "".join(f"kscribectl: -f '{b.expr}': {b.says} ...\n" for b in filters.BAD)
+    rcs = {f"filter-{b.name}-rc": "1" for b in filters.BAD}
+    assert filters.problems(rcs, loaded + refusals) == []
+    assert filters.problems({**rcs, "filter-syntax-rc": "0"}, loaded + refusals)
+    assert len(filters.problems(rcs, loaded)) == len(filters.BAD)

@@ -7,6 +7,7 @@ file it opened, the bytes it wrote, the fork it made. Cells: an old kernel nativ
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 
@@ -15,6 +16,7 @@ import pytest
 from kscribe.codegen.syscalls import descriptors, fields
 from kscribe.config.target import parse_target
 from kscribe.errors import KscribeError
+from kscribe.guest import filters
 from kscribe.guest.console import MARK, checks, started
 from kscribe.guest.trace import babeltrace, extract, parse
 from kscribe.instrument.syscalls import tables
@@ -189,6 +191,47 @@ def test_cycle_counter_counts_where_the_cpu_has_one(traced, tmp_path):
     for cpu in {e.cpu for e in events}:
         counts = [e.context["perf_cpu_cycles"] for e in events if e.cpu == cpu]
         assert counts == sorted(counts) and counts[-1] > counts[0], (cpu, counts[:5])
+
+
+def _filtered(console, tmp_path, name):
+    """A filtered recording of the workload, and what kscribectl said about it."""
+    events = parse(babeltrace(extract(console, tmp_path / name, tag=name)))
+    rc = re.search(rf"^{MARK.rc} (\d+) kscribectl record .*-o /tmp/{name.lower()} ", console,
+                   re.M)
+    assert rc and rc[1] == "0"
+    said = console[console.rfind(MARK.rc, 0, rc.start()):rc.start()]
+    return events, said
+
+
+def test_a_filter_records_exactly_the_matching_events(traced, tmp_path):
+    """The kernel records the openat and write events its filters let through: as many as
+    the unfiltered trace has once filtered on the host; the rest are counted as filtered,
+    not lost, and the exits (which lack the fields filtered on) are left out."""
+    _, res, console, _, _ = traced
+    events, said = _filtered(console, tmp_path, "FILTER")
+    host = [e for e in res.events if (
+        e.name == "syscall_entry_openat" and fnmatch.fnmatchcase(
+            e.fields.get("filename") or "", "/tmp/kscribe-*") and e.context["tid"] != 1) or (
+        e.name == "syscall_entry_write" and 4000 <= e.fields["count"] < 5000
+        and e.context["procname"] == filters.PROCNAME)]
+    assert host and sorted(e.name for e in events) == sorted(e.name for e in host)
+    assert [e.fields for e in events] == [e.fields for e in host]
+    filtered = int(re.search(r"^kscribectl: (\d+) events filtered out$", said, re.M)[1])
+    assert filtered > 0 and re.search(r"^kscribectl: \d+ events, 0 lost", said, re.M)
+    assert re.search(r"-f 'filename == .*': \d+ events of 'syscalls:openat' are not recorded: "
+                     r"no field or context 'filename' in \w*syscall_exit_openat", said)
+
+
+def test_a_filter_on_the_process_name_keeps_its_syscalls(traced, tmp_path):
+    """procname == "kscribe-workloa" keeps every syscall event of the workload, and no other:
+    the same ones, call for call, as the unfiltered trace's."""
+    _, res, console, _, _ = traced
+    events, _ = _filtered(console, tmp_path, "WHO")
+    want = filters.PROCNAME
+    host = [e.name for e in res.events
+            if e.name.startswith("syscall_") and e.context["procname"] == want]
+    assert len(host) >= 30 and all(e.context["procname"] == want for e in events)
+    assert sorted(e.name for e in events) == sorted(host)
 
 
 def test_both_readers_agree(traced):

@@ -34,6 +34,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/nospec.h>
+#include <linux/overflow.h>
 #include <linux/nsproxy.h>
 #include <linux/perf_event.h>
 #include <linux/percpu.h>
@@ -137,12 +138,16 @@ static const u64 kscribe_perf_config[KSCRIBE_NR_PERF] = {
 	PERF_COUNT_HW_BRANCH_MISSES,
 };
 
-/* Per-CPU counters of a recording; local64_t is NMI-safe on its own CPU. */
+/*
+ * Per-CPU counters of a recording; local64_t is NMI-safe on its own CPU.
+ * @filtered counts the events a filter left out: they are not lost.
+ */
 struct kscribe_cpu_counters {
 	local64_t written;
 	local64_t dropped;
 	local64_t bytes;
 	local64_t unreadable;
+	local64_t filtered;
 };
 
 /**
@@ -194,6 +199,7 @@ struct kscribe_recording {
  * @buffer_size: bytes per CPU of the next recording
  * @mode:	KSCRIBE_MODE_* of the next recording
  * @contexts:	KSCRIBE_CTX_* bits of the next recording
+ * @filters:	its struct kscribe_filter_prog, one per filtered event
  * @recording:	the last recording this session started, or NULL
  */
 struct kscribe_session {
@@ -202,6 +208,7 @@ struct kscribe_session {
 	unsigned long buffer_size;
 	u32 mode;
 	u64 contexts;
+	struct list_head filters;
 	struct kscribe_recording *recording;
 };
 
@@ -239,10 +246,13 @@ static DEFINE_IDA(kscribe_ids);
 static struct kscribe_recording *kscribe_running;
 static struct kscribe_session *kscribe_running_session;
 
-/* A CPU's scratch buffers, one per context, and which are taken. */
+/*
+ * A CPU's scratch buffers, two per context: the probes' (kscribe_scratch_get())
+ * and the core's, where a filtered event's payload is staged. Which are taken.
+ */
 struct kscribe_scratch {
 	u8 *area;
-	bool busy[KSCRIBE_CONTEXTS];
+	bool busy[2 * KSCRIBE_CONTEXTS];
 };
 
 static DEFINE_PER_CPU(struct kscribe_scratch, kscribe_scratch);
@@ -273,14 +283,6 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 			       commit)(buffer, event),
 			      ((int (*)(struct trace_buffer *))commit)(buffer));
 }
-
-/*
- * kzalloc_obj() is 7.0's form of kzalloc(sizeof(*p), gfp), which the newest
- * checkpatch asks for; before it, the same allocation spelled out.
- */
-#ifndef kzalloc_obj
-#define kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
-#endif
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
 
@@ -402,69 +404,88 @@ static __always_inline void kscribe_put(u8 *dst, u64 value, unsigned int size)
 }
 
 /*
+ * The value of integer context @id of the current task: its own fields, RCU
+ * for its parent, its counters (the recording's, for a perf context).
+ */
+static u64 notrace kscribe_context_value(const struct kscribe_recording *recording,
+					 unsigned int id)
+{
+	struct task_struct *task = current;
+	u64 value;
+
+	switch (id) {
+	case KSCRIBE_CTX_TID:
+		return task_pid_nr(task);
+	case KSCRIBE_CTX_PID:
+		return task_tgid_nr(task);
+	case KSCRIBE_CTX_PPID:
+		rcu_read_lock();
+		value = task_tgid_nr(rcu_dereference(task->real_parent));
+		rcu_read_unlock();
+		return value;
+	case KSCRIBE_CTX_PRIO:
+		return task->prio - MAX_RT_PRIO;
+	case KSCRIBE_CTX_UID:
+		return from_kuid_munged(&init_user_ns, current_uid());
+	case KSCRIBE_CTX_EUID:
+		return from_kuid_munged(&init_user_ns, current_euid());
+	case KSCRIBE_CTX_GID:
+		return from_kgid_munged(&init_user_ns, current_gid());
+	case KSCRIBE_CTX_PID_NS:
+	case KSCRIBE_CTX_MNT_NS:
+	case KSCRIBE_CTX_NET_NS:
+	case KSCRIBE_CTX_CGROUP_NS:
+		return kscribe_ns_inum(id);
+	case KSCRIBE_CTX_IRQ_STATE:
+		return kscribe_context();
+	case KSCRIBE_CTX_PREEMPT_COUNT:
+		/* less the record path's own preempt_disable_notrace() */
+		return preempt_count() - IS_ENABLED(CONFIG_PREEMPT_COUNT);
+	case KSCRIBE_CTX_NEED_RESCHED:
+		return test_tsk_need_resched(task);
+	default:
+		return kscribe_perf_read(recording, id - KSCRIBE_CTX_PERF_FIRST);
+	}
+}
+
+/* The current task's name, NUL-terminated, at @dst (TASK_COMM_LEN bytes). */
+static __always_inline void kscribe_procname(char *dst)
+{
+	memcpy(dst, current->comm, TASK_COMM_LEN - 1);
+	dst[TASK_COMM_LEN - 1] = '\0';
+}
+
+/*
  * Write the recording's contexts at @dst, in KSCRIBE_CTX_* order, packed.
  * They describe the current task (the interrupted one in an interrupt) and
- * are read without locks: its own fields, RCU for its parent, counters.
+ * are read without locks.
  */
 static void notrace kscribe_context_write(const struct kscribe_recording *recording, u8 *dst)
 {
-	struct task_struct *task = current;
 	u64 mask = recording->contexts;
 	unsigned int id;
-	u64 value;
 
 	for (; mask; mask &= mask - 1, dst += kscribe_contexts[id].size) {
 		id = __ffs64(mask);
-		switch (id) {
-		case KSCRIBE_CTX_TID:
-			value = task_pid_nr(task);
-			break;
-		case KSCRIBE_CTX_PID:
-			value = task_tgid_nr(task);
-			break;
-		case KSCRIBE_CTX_PPID:
-			rcu_read_lock();
-			value = task_tgid_nr(rcu_dereference(task->real_parent));
-			rcu_read_unlock();
-			break;
-		case KSCRIBE_CTX_PROCNAME:
-			memcpy(dst, task->comm, TASK_COMM_LEN - 1);
-			dst[TASK_COMM_LEN - 1] = '\0';
-			continue;
-		case KSCRIBE_CTX_PRIO:
-			value = task->prio - MAX_RT_PRIO;
-			break;
-		case KSCRIBE_CTX_UID:
-			value = from_kuid_munged(&init_user_ns, current_uid());
-			break;
-		case KSCRIBE_CTX_EUID:
-			value = from_kuid_munged(&init_user_ns, current_euid());
-			break;
-		case KSCRIBE_CTX_GID:
-			value = from_kgid_munged(&init_user_ns, current_gid());
-			break;
-		case KSCRIBE_CTX_PID_NS:
-		case KSCRIBE_CTX_MNT_NS:
-		case KSCRIBE_CTX_NET_NS:
-		case KSCRIBE_CTX_CGROUP_NS:
-			value = kscribe_ns_inum(id);
-			break;
-		case KSCRIBE_CTX_IRQ_STATE:
-			value = kscribe_context();
-			break;
-		case KSCRIBE_CTX_PREEMPT_COUNT:
-			/* less the record path's own preempt_disable_notrace() */
-			value = preempt_count() - IS_ENABLED(CONFIG_PREEMPT_COUNT);
-			break;
-		case KSCRIBE_CTX_NEED_RESCHED:
-			value = test_tsk_need_resched(task);
-			break;
-		default:
-			value = kscribe_perf_read(recording, id - KSCRIBE_CTX_PERF_FIRST);
-			break;
-		}
-		kscribe_put(dst, value, kscribe_contexts[id].size);
+		if (id == KSCRIBE_CTX_PROCNAME)
+			kscribe_procname(dst);
+		else
+			kscribe_put(dst, kscribe_context_value(recording, id),
+				    kscribe_contexts[id].size);
 	}
+}
+
+/* Take scratch slot @first + this context of this CPU, or NULL if taken. */
+static notrace void *kscribe_slot_get(unsigned int first)
+{
+	struct kscribe_scratch *scratch = this_cpu_ptr(&kscribe_scratch);
+	unsigned int slot = first + kscribe_context();
+
+	if (scratch->busy[slot])
+		return NULL;
+	scratch->busy[slot] = true;
+	barrier();
+	return scratch->area + slot * KSCRIBE_SCRATCH_SIZE;
 }
 
 /**
@@ -486,19 +507,10 @@ static void notrace kscribe_context_write(const struct kscribe_recording *record
  */
 notrace void *kscribe_scratch_get(void)
 {
-	struct kscribe_scratch *scratch;
-	unsigned int context;
-
 	/* 7.2 runs even ordinary tracepoints preemptible: the caller must not be */
 	if (WARN_ON_ONCE(preemptible()))
 		return NULL;
-	scratch = this_cpu_ptr(&kscribe_scratch);
-	context = kscribe_context();
-	if (scratch->busy[context])
-		return NULL;
-	scratch->busy[context] = true;
-	barrier();
-	return scratch->area + context * KSCRIBE_SCRATCH_SIZE;
+	return kscribe_slot_get(0);
 }
 EXPORT_SYMBOL_GPL(kscribe_scratch_get);
 
@@ -580,6 +592,359 @@ size_t notrace kscribe_copy_user_string(char *dst, const char __user *src, size_
 }
 EXPORT_SYMBOL_GPL(kscribe_copy_user_string);
 
+/* ---- filters: checked once when set, run before a record is reserved ---- */
+
+/**
+ * struct kscribe_filter_prog - the checked filter program of one event
+ * @list:	entry in its session's filters
+ * @id:		the event's id
+ * @nr_insns:	instructions in @insns, the last one the only KSCRIBE_OP_RET
+ * @pool_size:	bytes of @pool
+ * @pool:	the globs KSCRIBE_OP_MATCH reads, after @insns
+ * @insns:	the program
+ */
+struct kscribe_filter_prog {
+	struct list_head list;
+	u32 id;
+	u32 nr_insns;
+	u32 pool_size;
+	const char *pool;
+	struct kscribe_filter_insn insns[];
+};
+
+static bool kscribe_is_fixed(const struct kscribe_field *f)
+{
+	return f->kind == KSCRIBE_FIELD_INT || f->kind == KSCRIBE_FIELD_TEXT ||
+	       f->kind == KSCRIBE_FIELD_BYTES;
+}
+
+/* An integer field of @size bytes, sign-extended if signed. */
+static u64 notrace kscribe_load_int(const u8 *p, const struct kscribe_field *f)
+{
+	u16 v16;
+	u32 v32;
+	u64 v64;
+
+	switch (f->size) {
+	case 1:
+		return f->is_signed ? (u64)(s8)*p : *p;
+	case 2:
+		memcpy(&v16, p, sizeof(v16));
+		return f->is_signed ? (u64)(s16)v16 : v16;
+	case 4:
+		memcpy(&v32, p, sizeof(v32));
+		return f->is_signed ? (u64)(s32)v32 : v32;
+	default:
+		memcpy(&v64, p, sizeof(v64));
+		return v64;
+	}
+}
+
+/* Integer field @index of the fixed part: checked to be one when the filter was set. */
+static u64 notrace kscribe_fixed_int(const struct kscribe_event *event, const u8 *payload,
+				     size_t size, unsigned int index)
+{
+	size_t at = 0;
+	unsigned int i;
+
+	for (i = 0; i < index; i++)
+		at += event->layout[i].size;
+	if (at + event->layout[index].size > size)
+		return 0;
+	return kscribe_load_int(payload + at, &event->layout[index]);
+}
+
+/*
+ * Where field @index is in a payload of @size bytes, with its length in
+ * @len; NULL if the record does not hold it (a string not recorded, or a
+ * payload shorter than its layout says).
+ */
+static const u8 *notrace kscribe_field_at(const struct kscribe_event *event, const u8 *payload,
+					  size_t size, unsigned int index, size_t *len)
+{
+	const struct kscribe_field *f;
+	size_t at = 0, n = 0;
+	unsigned int i;
+
+	for (i = 0; i <= index; i++, at += n) {
+		f = &event->layout[i];
+		if (f->kind == KSCRIBE_FIELD_STRING) {
+			if (f->ref && kscribe_fixed_int(event, payload, size, f->ref - 1))
+				n = 0;
+			else if (at < size)
+				n = strnlen((const char *)payload + at, size - at) + 1;
+			else
+				return NULL;
+		} else if (f->kind == KSCRIBE_FIELD_SEQUENCE) {
+			n = kscribe_fixed_int(event, payload, size, f->ref) * f->size;
+		} else {
+			n = f->size;
+		}
+		if (at + n > size)
+			return NULL;
+	}
+	*len = n;
+	return n || f->kind != KSCRIBE_FIELD_STRING ? payload + at - n : NULL;
+}
+
+/* Does the text that @insn names match the glob at its pool offset? */
+static bool notrace kscribe_filter_match(const struct kscribe_filter_prog *prog,
+					 const struct kscribe_filter_insn *insn,
+					 const struct kscribe_event *event,
+					 const u8 *payload, size_t size)
+{
+	char text[KSCRIBE_NAME_LEN];
+	const char *str = text;
+	const u8 *p;
+	size_t len;
+
+	if (insn->arg) {
+		kscribe_procname(text);
+	} else {
+		p = kscribe_field_at(event, payload, size, insn->index, &len);
+		if (!p)
+			return false;
+		if (event->layout[insn->index].kind == KSCRIBE_FIELD_STRING) {
+			str = (const char *)p;
+		} else {
+			/* a text array is NUL-padded, not always NUL-terminated */
+			len = strnlen((const char *)p, min(len, sizeof(text) - 1));
+			memcpy(text, p, len);
+			text[len] = '\0';
+		}
+	}
+	return glob_match(prog->pool + insn->imm, str);
+}
+
+static bool notrace kscribe_compare(u8 op, bool is_signed, u64 a, u64 b)
+{
+	switch (op) {
+	case KSCRIBE_OP_EQ:
+		return a == b;
+	case KSCRIBE_OP_NE:
+		return a != b;
+	case KSCRIBE_OP_LT:
+		return is_signed ? (s64)a < (s64)b : a < b;
+	case KSCRIBE_OP_LE:
+		return is_signed ? (s64)a <= (s64)b : a <= b;
+	case KSCRIBE_OP_GT:
+		return is_signed ? (s64)a > (s64)b : a > b;
+	default:
+		return is_signed ? (s64)a >= (s64)b : a >= b;
+	}
+}
+
+/*
+ * Run @prog over a staged payload of @event. The program was checked when
+ * it was set (kscribe_filter_check()): every access is typed and in range,
+ * the stack stays within bounds and the jumps go forward, so this ends after
+ * at most nr_insns steps.
+ */
+static bool notrace kscribe_filter_run(const struct kscribe_filter_prog *prog,
+				       const struct kscribe_event *event,
+				       const u8 *payload, size_t size)
+{
+	u64 stack[KSCRIBE_FILTER_STACK_MAX];
+	const struct kscribe_filter_insn *insn;
+	unsigned int pc, sp = 0;
+	const u8 *p;
+	size_t len;
+	bool jump;
+
+	for (pc = 0; pc < prog->nr_insns; pc++) {
+		insn = &prog->insns[pc];
+		switch (insn->op) {
+		case KSCRIBE_OP_RET:
+			return stack[0];
+		case KSCRIBE_OP_FIELD:
+			p = kscribe_field_at(event, payload, size, insn->index, &len);
+			stack[sp++] = p ? kscribe_load_int(p, &event->layout[insn->index]) : 0;
+			break;
+		case KSCRIBE_OP_CONTEXT:
+			stack[sp++] = kscribe_context_value(NULL, insn->index);
+			break;
+		case KSCRIBE_OP_CONST:
+			stack[sp++] = (s64)insn->imm;
+			break;
+		case KSCRIBE_OP_CONST_HI:
+			stack[sp - 1] = lower_32_bits(stack[sp - 1]) | (u64)(u32)insn->imm << 32;
+			break;
+		case KSCRIBE_OP_MATCH:
+			stack[sp++] = kscribe_filter_match(prog, insn, event, payload, size);
+			break;
+		case KSCRIBE_OP_NOT:
+			stack[sp - 1] = !stack[sp - 1];
+			break;
+		case KSCRIBE_OP_AND:
+		case KSCRIBE_OP_OR:
+			jump = insn->op == KSCRIBE_OP_AND ? !stack[sp - 1] : stack[sp - 1];
+			if (jump)
+				pc += insn->imm - 1;	/* the result: leave it */
+			else
+				sp--;
+			break;
+		default:
+			sp--;
+			stack[sp - 1] = kscribe_compare(insn->op, insn->arg, stack[sp - 1],
+							stack[sp]);
+			break;
+		}
+	}
+	return false;
+}
+
+/* Fixed fields first, integers of 1, 2, 4 or 8 bytes, references to earlier integers. */
+static bool kscribe_layout_ok(const struct kscribe_event *event)
+{
+	const struct kscribe_field *f;
+	bool variable = false;
+	unsigned int i, ref;
+
+	for (i = 0; i < event->nr_fields; i++) {
+		f = &event->layout[i];
+		if (f->kind > KSCRIBE_FIELD_SEQUENCE)
+			return false;
+		if (!kscribe_is_fixed(f))
+			variable = true;
+		else if (variable)
+			return false;
+		if (f->kind == KSCRIBE_FIELD_INT && (f->size > 8 || !is_power_of_2(f->size)))
+			return false;
+		if (f->kind == KSCRIBE_FIELD_SEQUENCE)
+			ref = f->ref;
+		else if (f->kind == KSCRIBE_FIELD_STRING && f->ref)
+			ref = f->ref - 1;
+		else
+			continue;
+		if (ref >= i || event->layout[ref].kind != KSCRIBE_FIELD_INT)
+			return false;
+	}
+	return true;
+}
+
+/* Is @insn's text a field or the procname context, and its glob in the pool? */
+static bool kscribe_match_ok(const struct kscribe_filter_prog *prog,
+			     const struct kscribe_filter_insn *insn,
+			     const struct kscribe_event *event)
+{
+	u8 kind;
+
+	if (insn->imm < 0 || insn->imm >= prog->pool_size ||
+	    strnlen(prog->pool + insn->imm, prog->pool_size - insn->imm) ==
+	    prog->pool_size - insn->imm)
+		return false;
+	if (insn->arg > 1)
+		return false;
+	if (insn->arg)
+		return insn->index == KSCRIBE_CTX_PROCNAME;
+	if (insn->index >= event->nr_fields)
+		return false;
+	kind = event->layout[insn->index].kind;
+	return kind == KSCRIBE_FIELD_STRING || kind == KSCRIBE_FIELD_TEXT;
+}
+
+/*
+ * Check @prog against @event's fields once, when it is set, so that
+ * kscribe_filter_run() needs no checks: known opcodes, typed field and
+ * context reads in range, globs inside the pool, a stack within
+ * KSCRIBE_FILTER_STACK_MAX that holds one value at the RET (the last
+ * instruction, and the only one), forward jumps that land where the stack
+ * has the depth it has when jumping.
+ */
+static int kscribe_filter_check(const struct kscribe_filter_prog *prog,
+				const struct kscribe_event *event)
+{
+	u8 depth[KSCRIBE_FILTER_INSNS_MAX] = { };	/* 1 + the depth a jump lands with */
+	const struct kscribe_filter_insn *insn;
+	unsigned int pc, sp = 0, pops, pushes;
+	bool ok;
+
+	if (!kscribe_layout_ok(event))
+		return -EINVAL;
+	for (pc = 0; pc < prog->nr_insns; pc++) {
+		insn = &prog->insns[pc];
+		if (depth[pc] && depth[pc] - 1 != sp)
+			return -EINVAL;
+		pops = 0;
+		pushes = 1;
+		ok = !insn->arg && !insn->index;
+		switch (insn->op) {
+		case KSCRIBE_OP_RET:
+			ok &= pc == prog->nr_insns - 1 && sp == 1 && !insn->imm;
+			pushes = 0;
+			break;
+		case KSCRIBE_OP_FIELD:
+			ok = !insn->arg && !insn->imm && insn->index < event->nr_fields &&
+			     event->layout[insn->index].kind == KSCRIBE_FIELD_INT;
+			break;
+		case KSCRIBE_OP_CONTEXT:
+			ok = !insn->arg && !insn->imm && insn->index < KSCRIBE_CTX_PERF_FIRST &&
+			     kscribe_contexts[insn->index].type != KSCRIBE_TYPE_TEXT;
+			break;
+		case KSCRIBE_OP_CONST:
+			break;
+		case KSCRIBE_OP_CONST_HI:
+		case KSCRIBE_OP_NOT:
+			ok &= insn->op == KSCRIBE_OP_CONST_HI || !insn->imm;
+			pops = 1;
+			break;
+		case KSCRIBE_OP_EQ:
+		case KSCRIBE_OP_NE:
+		case KSCRIBE_OP_LT:
+		case KSCRIBE_OP_LE:
+		case KSCRIBE_OP_GT:
+		case KSCRIBE_OP_GE:
+			ok = insn->arg <= 1 && !insn->index && !insn->imm;
+			pops = 2;
+			break;
+		case KSCRIBE_OP_MATCH:
+			ok = kscribe_match_ok(prog, insn, event);
+			break;
+		case KSCRIBE_OP_AND:
+		case KSCRIBE_OP_OR:
+			/* the jump keeps the value; going on pops it */
+			ok &= insn->imm > 0 && insn->imm < prog->nr_insns - pc && sp >= 1;
+			if (!ok || (depth[pc + insn->imm] && depth[pc + insn->imm] != sp + 1))
+				return -EINVAL;
+			depth[pc + insn->imm] = sp + 1;
+			pops = 1;
+			pushes = 0;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (!ok || sp < pops || sp - pops + pushes > KSCRIBE_FILTER_STACK_MAX)
+			return -EINVAL;
+		sp += pushes - pops;
+	}
+	/* the last instruction is a RET: it alone checked for sp == 1 */
+	return prog->nr_insns && prog->insns[prog->nr_insns - 1].op == KSCRIBE_OP_RET ?
+	       0 : -EINVAL;
+}
+
+/* The session's filter of event @id, or NULL. */
+static struct kscribe_filter_prog *kscribe_session_filter(const struct kscribe_session *session,
+							  u32 id)
+{
+	struct kscribe_filter_prog *prog;
+
+	list_for_each_entry(prog, &session->filters, list) {
+		if (prog->id == id)
+			return prog;
+	}
+	return NULL;
+}
+
+static void kscribe_filter_drop(struct kscribe_session *session, u32 id)
+{
+	struct kscribe_filter_prog *prog = kscribe_session_filter(session, id);
+
+	if (prog) {
+		list_del(&prog->list);
+		kfree(prog);
+	}
+}
+
 /**
  * __kscribe_record_begin - reserve a record; see kscribe_record_begin()
  * @event:	the event, recorded by @recording
@@ -587,7 +952,9 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user_string);
  * @size:	payload bytes
  * @rec:	the record, filled in on success
  *
- * The recording's contexts go first, then @size bytes for the probe.
+ * The recording's contexts go first, then @size bytes for the probe. The
+ * payload of an event with a filter is staged in this CPU's scratch instead,
+ * for kscribe_record_end() to filter.
  *
  * Return: true with preemption disabled if a record was reserved, else
  * false (the event is counted as lost on this CPU).
@@ -600,11 +967,25 @@ bool notrace __kscribe_record_begin(struct kscribe_event *event,
 	struct ring_buffer_event *rb_event;
 
 	size_t total = recording->context_size + size;
+	const struct kscribe_filter_prog *filter;
 
 	preempt_disable_notrace();
 	this_cpu_inc(*event->hits);
 	if (unlikely(total > KSCRIBE_PAYLOAD_MAX))
 		goto lost;
+	/* a filtered event is staged: one its filter leaves out takes no space */
+	filter = READ_ONCE(event->filter);
+	if (filter) {
+		rec->payload = kscribe_slot_get(KSCRIBE_CONTEXTS);
+		if (unlikely(!rec->payload))
+			goto lost;
+		rec->filter = filter;
+		rec->event = event;
+		rec->recording = recording;
+		rec->size = size;
+		return true;
+	}
+	rec->filter = NULL;
 	/* NULL when full (discard mode), too deeply nested, or in NMI where unsafe */
 	rb_event = ring_buffer_lock_reserve(recording->buffer, sizeof(*header) + total);
 	if (unlikely(!rb_event))
@@ -657,6 +1038,39 @@ void notrace kscribe_count_unreadable(struct kscribe_record *rec, unsigned int n
 }
 EXPORT_SYMBOL_GPL(kscribe_count_unreadable);
 
+/*
+ * Filter a staged record, then reserve it with the recording's contexts and
+ * copy the payload in. Return: true if it is reserved, to be committed.
+ */
+static bool notrace kscribe_record_staged(struct kscribe_record *rec,
+					  struct kscribe_cpu_counters *counters)
+{
+	struct kscribe_recording *recording = rec->recording;
+	size_t total = recording->context_size + rec->size;
+	struct kscribe_rb_header *header;
+	bool reserved = false;
+
+	if (!kscribe_filter_run(rec->filter, rec->event, rec->payload, rec->size)) {
+		local64_inc(&counters->filtered);
+		goto out;
+	}
+	rec->rb_event = ring_buffer_lock_reserve(recording->buffer, sizeof(*header) + total);
+	if (unlikely(!rec->rb_event)) {
+		local64_inc(&counters->dropped);
+		goto out;
+	}
+	header = ring_buffer_event_data(rec->rb_event);
+	header->id = rec->event->id;
+	header->size = total;
+	kscribe_context_write(recording, (u8 *)(header + 1));
+	memcpy((u8 *)(header + 1) + recording->context_size, rec->payload, rec->size);
+	rec->size = sizeof(*header) + total;
+	reserved = true;
+out:
+	kscribe_scratch_put(rec->payload);
+	return reserved;
+}
+
 /**
  * kscribe_record_end - commit a record reserved by kscribe_record_begin()
  * @rec: the record
@@ -665,6 +1079,10 @@ void notrace kscribe_record_end(struct kscribe_record *rec)
 {
 	struct kscribe_cpu_counters *counters = this_cpu_ptr(rec->recording->counters);
 
+	if (rec->filter && !kscribe_record_staged(rec, counters)) {
+		preempt_enable_notrace();
+		return;
+	}
 	kscribe_rb_commit(rec->recording->buffer, rec->rb_event);
 	local64_inc(&counters->written);
 	local64_add(rec->size, &counters->bytes);
@@ -904,6 +1322,7 @@ void kscribe_probe_unregister(struct kscribe_probe *probe)
 
 		list_for_each_entry(session, &kscribe_sessions, list) {
 			clear_bit(event->id, session->selected);
+			kscribe_filter_drop(session, event->id);
 			if (session->recording)
 				clear_bit(event->id, session->recording->recorded);
 		}
@@ -1053,8 +1472,10 @@ static void kscribe_detach_all(void)
 	list_for_each_entry(probe, &kscribe_probes, list) {
 		if (!probe->pinned)
 			continue;
-		for (i = 0; i < probe->nr_events; i++)
+		for (i = 0; i < probe->nr_events; i++) {
 			WRITE_ONCE(probe->events[i].recording, NULL);
+			WRITE_ONCE(probe->events[i].filter, NULL);
+		}
 		for (i = 0; i < probe->nr_hooks; i++) {
 			struct kscribe_hook *hook = &probe->hooks[i];
 
@@ -1153,6 +1574,39 @@ static bool kscribe_kptrs_shown(void)
 	return text[strspn(text, "0")] != '\0';
 }
 
+/* The registered event of id @id, or NULL. */
+static struct kscribe_event *kscribe_find_event(u32 id)
+{
+	struct kscribe_probe *probe;
+	unsigned int i;
+
+	lockdep_assert_held(&kscribe_lock);
+	list_for_each_entry(probe, &kscribe_probes, list) {
+		for (i = 0; i < probe->nr_events; i++) {
+			if (probe->events[i].id == id)
+				return &probe->events[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Give the recorded events their filters. A probe reads an event's filter
+ * once it reaches the event through its hook, attached after this.
+ */
+static void kscribe_publish_filters(const struct kscribe_session *session,
+				    const struct kscribe_recording *recording)
+{
+	struct kscribe_filter_prog *prog;
+	struct kscribe_event *event;
+
+	list_for_each_entry(prog, &session->filters, list) {
+		event = kscribe_find_event(prog->id);
+		if (event && test_bit(prog->id, recording->recorded))
+			WRITE_ONCE(event->filter, prog);
+	}
+}
+
 static int kscribe_start(struct kscribe_session *session)
 {
 	struct kscribe_recording *recording;
@@ -1182,6 +1636,7 @@ static int kscribe_start(struct kscribe_session *session)
 	/* no probe is attached: none reads it until kscribe_attach_probes() */
 	WRITE_ONCE(kscribe_kptrs_hidden, recording->kptrs_hidden);
 	recording->start_ts = trace_clock_local();
+	kscribe_publish_filters(session, recording);
 	ret = kscribe_attach_probes(recording);
 	if (ret)
 		goto fail;
@@ -1411,7 +1866,8 @@ static long kscribe_ioctl_version(void __user *uarg)
 		.minor = KSCRIBE_VERSION_MINOR,
 		.patchlevel = KSCRIBE_VERSION_PATCHLEVEL,
 		.abi = KSCRIBE_ABI_VERSION,
-		.features = KSCRIBE_FEATURE_STOP_ANY | KSCRIBE_FEATURE_CONTEXTS,
+		.features = KSCRIBE_FEATURE_STOP_ANY | KSCRIBE_FEATURE_CONTEXTS |
+			    KSCRIBE_FEATURE_FILTERS,
 	};
 
 	if (copy_to_user(uarg, &version, sizeof(version)))
@@ -1470,21 +1926,6 @@ static long kscribe_ioctl_event_info(struct kscribe_session *session, void __use
 	if (copy_to_user(uarg, &info, sizeof(info)))
 		return -EFAULT;
 	return 0;
-}
-
-static struct kscribe_event *kscribe_find_event(u32 id)
-{
-	struct kscribe_probe *probe;
-	unsigned int i;
-
-	lockdep_assert_held(&kscribe_lock);
-	list_for_each_entry(probe, &kscribe_probes, list) {
-		for (i = 0; i < probe->nr_events; i++) {
-			if (probe->events[i].id == id)
-				return &probe->events[i];
-		}
-	}
-	return NULL;
 }
 
 static long kscribe_ioctl_event_metadata(struct kscribe_session *session,
@@ -1686,6 +2127,104 @@ static long kscribe_ioctl_set_contexts(struct kscribe_session *session, void __u
 	else
 		session->contexts = config.mask;
 	mutex_unlock(&kscribe_lock);
+	return ret;
+}
+
+static long kscribe_ioctl_event_field(void __user *uarg)
+{
+	const struct kscribe_field *f = NULL;
+	struct kscribe_event_field info;
+	struct kscribe_event *event;
+
+	if (copy_from_user(&info, uarg, sizeof(info)))
+		return -EFAULT;
+	mutex_lock(&kscribe_lock);
+	event = kscribe_find_event(info.id);
+	if (event && info.index < event->nr_fields) {
+		f = &event->layout[array_index_nospec(info.index, event->nr_fields)];
+		info.kind = f->kind;
+		info.size = f->size;
+		info.field_flags = f->is_signed ? KSCRIBE_FIELD_SIGNED : 0;
+		info.ref = f->ref;
+		strscpy_pad(info.name, f->name, sizeof(info.name));
+	}
+	mutex_unlock(&kscribe_lock);
+	if (!f)
+		return -ENOENT;
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kscribe_ioctl_set_filter(struct kscribe_session *session, void __user *uarg)
+{
+	struct kscribe_filter_prog *prog = NULL;
+	struct kscribe_event *event;
+	struct kscribe_filter arg;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.nr_insns > KSCRIBE_FILTER_INSNS_MAX ||
+	    arg.pool_size > KSCRIBE_FILTER_POOL_MAX)
+		return -EINVAL;
+	if (arg.nr_insns) {
+		prog = kzalloc(struct_size(prog, insns, arg.nr_insns) + arg.pool_size, GFP_KERNEL);
+		if (!prog)
+			return -ENOMEM;
+		prog->id = arg.id;
+		prog->nr_insns = arg.nr_insns;
+		prog->pool_size = arg.pool_size;
+		prog->pool = (const char *)&prog->insns[arg.nr_insns];
+		if (copy_from_user(prog->insns, u64_to_user_ptr(arg.insns),
+				   array_size(arg.nr_insns, sizeof(prog->insns[0]))) ||
+		    copy_from_user(&prog->insns[arg.nr_insns], u64_to_user_ptr(arg.pool),
+				   arg.pool_size)) {
+			kfree(prog);
+			return -EFAULT;
+		}
+	}
+
+	mutex_lock(&kscribe_lock);
+	event = kscribe_find_event(arg.id);
+	if (!event) {
+		ret = -ENOENT;
+	} else if (kscribe_running_session == session) {
+		ret = -EBUSY;
+	} else if (prog && kscribe_filter_check(prog, event)) {
+		ret = -EINVAL;
+	} else {
+		kscribe_filter_drop(session, arg.id);
+		if (prog)
+			list_add_tail(&prog->list, &session->filters);
+		prog = NULL;
+		ret = 0;
+	}
+	mutex_unlock(&kscribe_lock);
+	kfree(prog);
+	return ret;
+}
+
+static long kscribe_ioctl_filter_stats(struct kscribe_session *session, void __user *uarg)
+{
+	const struct kscribe_recording *recording;
+	struct kscribe_filter_stats stats;
+	long ret = 0;
+
+	if (copy_from_user(&stats, uarg, sizeof(stats)))
+		return -EFAULT;
+	if (stats.flags || !kscribe_cpu_ok(stats.cpu))
+		return -EINVAL;
+	mutex_lock(&kscribe_lock);
+	recording = kscribe_current(session);
+	if (recording)
+		stats.filtered = local64_read(&per_cpu_ptr(recording->counters,
+							   stats.cpu)->filtered);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&kscribe_lock);
+	if (!ret && copy_to_user(uarg, &stats, sizeof(stats)))
+		ret = -EFAULT;
 	return ret;
 }
 
@@ -1906,6 +2445,12 @@ static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return kscribe_ioctl_context_info(uarg);
 	case KSCRIBE_IOCTL_SET_CONTEXTS:
 		return kscribe_ioctl_set_contexts(session, uarg);
+	case KSCRIBE_IOCTL_EVENT_FIELD:
+		return kscribe_ioctl_event_field(uarg);
+	case KSCRIBE_IOCTL_SET_FILTER:
+		return kscribe_ioctl_set_filter(session, uarg);
+	case KSCRIBE_IOCTL_FILTER_STATS:
+		return kscribe_ioctl_filter_stats(session, uarg);
 	case KSCRIBE_IOCTL_START:
 	case KSCRIBE_IOCTL_FLUSH:
 		break;
@@ -1954,6 +2499,7 @@ static int kscribe_open(struct inode *inode, struct file *file)
 	}
 	session->buffer_size = KSCRIBE_BUFFER_DEFAULT;
 	session->mode = KSCRIBE_MODE_DISCARD;
+	INIT_LIST_HEAD(&session->filters);
 
 	mutex_lock(&kscribe_lock);
 	list_add_tail(&session->list, &kscribe_sessions);
@@ -1965,6 +2511,7 @@ static int kscribe_open(struct inode *inode, struct file *file)
 static int kscribe_release(struct inode *inode, struct file *file)
 {
 	struct kscribe_session *session = file->private_data;
+	struct kscribe_filter_prog *prog, *next;
 
 	mutex_lock(&kscribe_lock);
 	/* A recording does not outlive the session that started it. */
@@ -1974,6 +2521,8 @@ static int kscribe_release(struct inode *inode, struct file *file)
 	kscribe_recording_put(session->recording);
 	mutex_unlock(&kscribe_lock);
 
+	list_for_each_entry_safe(prog, next, &session->filters, list)
+		kfree(prog);
 	bitmap_free(session->selected);
 	kfree(session);
 	return 0;
@@ -2010,6 +2559,8 @@ static int __init kscribe_init(void)
 
 	BUILD_BUG_ON(sizeof(struct kscribe_rb_header) != 4);
 	BUILD_BUG_ON(ARRAY_SIZE(kscribe_perf_config) != KSCRIBE_NR_PERF);
+	BUILD_BUG_ON(KSCRIBE_SCRATCH_SIZE < KSCRIBE_PAYLOAD_MAX);
+	BUILD_BUG_ON(KSCRIBE_FILTER_STACK_MAX + 1 > U8_MAX);
 	BUILD_BUG_ON(KSCRIBE_MAX_EVENTS - 1 > U16_MAX);
 	BUILD_BUG_ON(KSCRIBE_PAYLOAD_MAX > U16_MAX);
 	BUILD_BUG_ON(sizeof(struct kscribe_record_header) + KSCRIBE_PAYLOAD_MAX >
@@ -2017,7 +2568,7 @@ static int __init kscribe_init(void)
 
 	for_each_possible_cpu(cpu) {
 		per_cpu(kscribe_scratch, cpu).area =
-			kmalloc_node(KSCRIBE_CONTEXTS * KSCRIBE_SCRATCH_SIZE, GFP_KERNEL,
+			kmalloc_node(2 * KSCRIBE_CONTEXTS * KSCRIBE_SCRATCH_SIZE, GFP_KERNEL,
 				     cpu_to_node(cpu));
 		if (!per_cpu(kscribe_scratch, cpu).area) {
 			kscribe_scratch_free();

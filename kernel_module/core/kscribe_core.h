@@ -30,6 +30,18 @@
 #include <linux/types.h>
 #include <uapi/linux/kscribe.h>
 
+/* ---- older kernels: the in-tree rendering leaves this section out ---- */
+
+/*
+ * kzalloc_obj() is 7.0's form of kzalloc(sizeof(*p), gfp), which the newest
+ * checkpatch asks for; before it, the same allocation spelled out.
+ */
+#ifndef kzalloc_obj
+#define kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
+#endif
+
+/* ---- the probe API ---- */
+
 #define KSCRIBE_VERSION_MAJOR		0
 #define KSCRIBE_VERSION_MINOR		2
 #define KSCRIBE_VERSION_PATCHLEVEL	0
@@ -40,8 +52,28 @@
 struct module;
 struct ring_buffer_event;
 struct tracepoint;
+struct kscribe_filter_prog;
 struct kscribe_probe;
 struct kscribe_recording;
+
+/**
+ * struct kscribe_field - one field of an event's payload, as filters read it
+ * @name:	the field's CTF name, without its leading '_'
+ * @kind:	KSCRIBE_FIELD_INT, _TEXT, _BYTES (fixed part), _STRING or
+ *		_SEQUENCE (variable part, after every fixed field)
+ * @is_signed:	a signed KSCRIBE_FIELD_INT
+ * @size:	bytes of a fixed field, of one element of a sequence
+ * @ref:	_STRING: 1 + index of the u8 field that says whether it was
+ *		recorded (0: it was), 0 if always recorded; _SEQUENCE: index of
+ *		the integer field that counts its elements
+ */
+struct kscribe_field {
+	const char *name;
+	u8 kind;
+	u8 is_signed;
+	u16 size;
+	u16 ref;
+};
 
 /**
  * struct kscribe_event - one kind of record
@@ -51,23 +83,29 @@ struct kscribe_recording;
  * @flags:	KSCRIBE_EVENT_SYSCALL_ENTRY or _EXIT for the events of a system
  *		call, whose @name is then "syscall_entry_<syscall>" or
  *		"syscall_exit_<syscall>"; else 0
+ * @layout:	the payload's fields in payload order (the order of @fields)
+ * @nr_fields:	number of entries in @layout
  * @recording:	core-owned: the recording this event is written to, NULL when
  *		it is not recorded
  * @id:		core-owned: event id (CTF event.header.id), while registered
  * @probe:	core-owned: the probe this event belongs to
  * @hits:	core-owned: per-CPU count of the times the event fired while
  *		recorded
+ * @filter:	core-owned: the running recording's filter of this event, or NULL
  *
- * The probe module fills @name, @fields and @flags.
+ * The probe module fills @name, @fields, @flags, @layout and @nr_fields.
  */
 struct kscribe_event {
 	const char *name;
 	const char *fields;
 	unsigned int flags;
+	const struct kscribe_field *layout;
+	unsigned int nr_fields;
 	struct kscribe_recording *recording;
 	unsigned int id;
 	struct kscribe_probe *probe;
 	u64 __percpu *hits;
+	const struct kscribe_filter_prog *filter;
 };
 
 /**
@@ -127,12 +165,17 @@ struct kscribe_probe {
  * @recording:	core-private
  * @rb_event:	core-private
  * @size:	core-private
+ * @event:	core-private
+ * @filter:	core-private: the event's filter, which kscribe_record_end() runs
+ *		on the payload staged at @payload before reserving the record
  */
 struct kscribe_record {
 	void *payload;
 	struct kscribe_recording *recording;
 	struct ring_buffer_event *rb_event;
 	unsigned int size;
+	struct kscribe_event *event;
+	const struct kscribe_filter_prog *filter;
 };
 
 int kscribe_probe_register(struct kscribe_probe *probe);

@@ -535,6 +535,19 @@ static struct kscribe_probe kscribe_syscalls_probe = {
 struct kscribe_fields {
 	const struct kscribe_syscall_arg *args;
 	char *fields[2];
+	struct kscribe_layout *layout[2];
+};
+
+/*
+ * The fields of the events of one argument list at entry or exit, as
+ * filters read them: the return value, one field per argument in the fixed
+ * part (a string's state, an array's count, named "<arg>_state" and
+ * "<arg>_length" as in the CTF fields), then the strings and arrays.
+ */
+struct kscribe_layout {
+	struct kscribe_field field[1 + 2 * KSCRIBE_SYSCALL_ARGS];
+	char names[KSCRIBE_SYSCALL_ARGS][KSCRIBE_NAME_LEN];
+	unsigned int nr;
 };
 
 static struct kscribe_fields *kscribe_fields_cache;
@@ -574,9 +587,71 @@ static void kscribe_describe(struct seq_buf *s,
 	}
 }
 
-/* The CTF fields of the events of @args, made once per argument list. */
-static char *kscribe_fields_of(const struct kscribe_syscall_arg *args,
-			       unsigned int at, char *buf)
+static struct kscribe_field *kscribe_layout_add(struct kscribe_layout *l,
+						const char *name, u8 kind, u16 size)
+{
+	struct kscribe_field *f = &l->field[l->nr++];
+
+	f->name = name;
+	f->kind = kind;
+	f->size = size;
+	return f;
+}
+
+static struct kscribe_layout *kscribe_describe_layout(const struct kscribe_syscall_arg *args,
+						      unsigned int at)
+{
+	const struct kscribe_syscall_arg *arg;
+	u16 fixed[KSCRIBE_SYSCALL_ARGS];
+	struct kscribe_layout *l;
+	unsigned int n = 0;
+	char *name;
+
+	l = kzalloc_obj(*l, GFP_KERNEL);
+	if (!l)
+		return NULL;
+	if (at == KSCRIBE_AT_EXIT)
+		kscribe_layout_add(l, kscribe_syscall_ret.name, KSCRIBE_FIELD_INT,
+				   kscribe_syscall_ret.size)->is_signed = 1;
+	for (arg = args; arg->name; arg++, n++) {
+		fixed[n] = l->nr;
+		if (!(arg->when & at))
+			continue;
+		name = l->names[n];
+		switch (arg->kind) {
+		case KSCRIBE_ARG_VALUE:
+			kscribe_layout_add(l, arg->name, KSCRIBE_FIELD_INT,
+					   arg->size)->is_signed = arg->is_signed;
+			break;
+		case KSCRIBE_ARG_STRING:
+			snprintf(name, KSCRIBE_NAME_LEN, "%s_state", arg->name);
+			kscribe_layout_add(l, name, KSCRIBE_FIELD_INT, sizeof(u8));
+			break;
+		case KSCRIBE_ARG_STRUCT:
+			kscribe_layout_add(l, arg->name, KSCRIBE_FIELD_BYTES, arg->size);
+			break;
+		case KSCRIBE_ARG_ARRAY:
+			snprintf(name, KSCRIBE_NAME_LEN, "%s_length", arg->name);
+			kscribe_layout_add(l, name, KSCRIBE_FIELD_INT, sizeof(u32));
+			break;
+		}
+	}
+	for (arg = args, n = 0; arg->name; arg++, n++) {
+		if (!(arg->when & at))
+			continue;
+		if (arg->kind == KSCRIBE_ARG_STRING)
+			kscribe_layout_add(l, arg->name, KSCRIBE_FIELD_STRING,
+					   0)->ref = fixed[n] + 1;
+		else if (arg->kind == KSCRIBE_ARG_ARRAY)
+			kscribe_layout_add(l, arg->name, KSCRIBE_FIELD_SEQUENCE,
+					   arg->size)->ref = fixed[n];
+	}
+	return l;
+}
+
+/* The fields of the events of @args, made once per argument list. */
+static struct kscribe_fields *kscribe_fields_of(const struct kscribe_syscall_arg *args,
+						unsigned int at, char *buf)
 {
 	struct kscribe_fields *f = kscribe_fields_cache;
 	struct seq_buf s;
@@ -595,8 +670,11 @@ static char *kscribe_fields_of(const struct kscribe_syscall_arg *args,
 		if (seq_buf_has_overflowed(&s))
 			return NULL;
 		f->fields[i] = kmemdup_nul(buf, seq_buf_used(&s), GFP_KERNEL);
+		f->layout[i] = kscribe_describe_layout(args, at);
+		if (!f->layout[i])
+			return NULL;
 	}
-	return f->fields[i];
+	return f;
 }
 
 /* Bytes of the fixed part of a payload recorded @at entry or exit. */
@@ -644,6 +722,8 @@ static void kscribe_events_free(void)
 	for (i = 0; kscribe_fields_cache && i < kscribe_nr_fields; i++) {
 		kfree(kscribe_fields_cache[i].fields[0]);
 		kfree(kscribe_fields_cache[i].fields[1]);
+		kfree(kscribe_fields_cache[i].layout[0]);
+		kfree(kscribe_fields_cache[i].layout[1]);
 	}
 	for (i = 0; i < kscribe_nr_syscall_abis; i++)
 		kfree(kscribe_syscall_abis[i].state);
@@ -657,12 +737,18 @@ static int kscribe_event_init(struct kscribe_event *event,
 			      char *buf)
 {
 	bool entry = at == KSCRIBE_AT_ENTRY;
+	struct kscribe_fields *f;
 
 	event->flags = entry ? KSCRIBE_EVENT_SYSCALL_ENTRY : KSCRIBE_EVENT_SYSCALL_EXIT;
 	event->name = kasprintf(GFP_KERNEL, "%ssyscall_%s_%s", abi->prefix,
 				entry ? "entry" : "exit", sc->name);
-	event->fields = kscribe_fields_of(sc->args, at, buf);
-	return event->name && event->fields ? 0 : -ENOMEM;
+	f = kscribe_fields_of(sc->args, at, buf);
+	if (!event->name || !f || !f->fields[!entry])
+		return -ENOMEM;
+	event->fields = f->fields[!entry];
+	event->layout = f->layout[!entry]->field;
+	event->nr_fields = f->layout[!entry]->nr;
+	return 0;
 }
 
 /* Two events (entry, exit) for each system call of each ABI. */

@@ -106,6 +106,7 @@ enum kscribe_string_state {
  * @count_arg:	the argument that @count refers to
  * @max:	most elements of a KSCRIBE_ARG_ARRAY recorded
  * @exit_if:	enum kscribe_exit_if, for user data recorded at exit
+ * @is_signed:	a KSCRIBE_ARG_VALUE that is a signed integer
  *
  * Every argument has a descriptor, at its position in the list.
  */
@@ -119,6 +120,7 @@ struct kscribe_syscall_arg {
 	u8 count_arg;
 	u16 max;
 	u8 exit_if;
+	u8 is_signed;
 };
 
 /* Where an argument of a multiplexed call is: struct kscribe_syscall_op.from */

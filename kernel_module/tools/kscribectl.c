@@ -37,6 +37,7 @@
 #define EVENT_HEADER_SIZE	(2 + 8)
 #define READ_SIZE		65536
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* The contexts of every event of a recording unless -c says otherwise: who did it. */
 #define DEFAULT_CONTEXTS	"tid,pid,procname"
@@ -60,16 +61,22 @@ static void usage(FILE *out)
 		"  stats      print every event's hits and the current recording's counters\n"
 		"  stop       stop the running recording, whoever started it\n"
 		"  contexts   list the per-event contexts and whether they can be recorded\n"
+		"  fields PATTERN\n"
+		"             list the fields of the events PATTERN selects, as -f names them\n"
 		"  pause PATTERN, resume PATTERN\n"
 		"             stop or go on recording the events of the running recording\n"
 		"             that PATTERN matches (as for record -e)\n"
-		"  record [-e PATTERN]... [--all-syscalls] [-c CONTEXT[,CONTEXT]...]...\n"
+		"  record [-e PATTERN [-f FILTER]]... [--all-syscalls] [-c CONTEXT[,CONTEXT]...]...\n"
 		"         [-b BYTES_PER_CPU] [--overwrite] -o DIR -- COMMAND [ARGS]...\n"
 		"             record the selected events (default: all) while COMMAND runs,\n"
 		"             into a CTF trace in DIR; PATTERN is \"probe:event\" or \"event\",\n"
 		"             with shell globs; a system call name selects its entry and exit;\n"
 		"             every event carries the contexts named with -c (default:\n"
-		"             " DEFAULT_CONTEXTS "; \"none\" for none)\n"
+		"             " DEFAULT_CONTEXTS "; \"none\" for none); -f records only the\n"
+		"             events of the -e before it for which FILTER holds, e.g.\n"
+		"             'filename == \"/etc/*\" && tid != 1': fields and contexts compared\n"
+		"             with numbers (== != < <= > >=) or text with \"globs\" (== !=),\n"
+		"             joined with && || ! and parentheses\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help print this help\n",
@@ -380,6 +387,7 @@ struct cpu_stream {
 struct recorder {
 	int dev;
 	uint64_t contexts;	/* KSCRIBE_CTX_* bits of every event */
+	bool filtered;		/* some events have a filter */
 	const char *dir;
 	int dirfd;		/* the output directory, opened without following links */
 	struct kscribe_clock clock;
@@ -583,6 +591,423 @@ static int enable(int fd, const char *pattern, unsigned int flags)
 		return error("KSCRIBE_IOCTL_ENABLE");
 	}
 	return 0;
+}
+
+/* Filters: compiled here, checked and run by the kernel. */
+
+struct field_desc {
+	char name[KSCRIBE_NAME_LEN];
+	unsigned int kind;
+	unsigned int size;
+	bool is_signed;
+};
+
+struct filter_code {
+	struct kscribe_filter_insn insns[KSCRIBE_FILTER_INSNS_MAX];
+	unsigned int nr;
+	char pool[KSCRIBE_FILTER_POOL_MAX];
+	unsigned int pool_size;
+};
+
+/* One -f of record: the expression and the -e pattern whose events it filters. */
+struct filter_arg {
+	const char *pattern;
+	const char *expr;
+};
+
+struct parser {
+	int dev;
+	const char *at;			/* the next character of the expression */
+	const char *event;		/* for messages */
+	const struct field_desc *fields;
+	unsigned int nr_fields;
+	struct filter_code *code;
+	char error[320];
+	bool unknown;			/* the error is a name the event does not have */
+};
+
+static int parse_error(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->error[0]) {
+		va_start(ap, fmt);
+		vsnprintf(p->error, sizeof(p->error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static void skip_space(struct parser *p)
+{
+	while (*p->at == ' ' || *p->at == '\t' || *p->at == '\n')
+		p->at++;
+}
+
+/* Take @token if the expression goes on with it. */
+static bool take(struct parser *p, const char *token)
+{
+	skip_space(p);
+	if (strncmp(p->at, token, strlen(token)))
+		return false;
+	p->at += strlen(token);
+	return true;
+}
+
+static int emit(struct parser *p, unsigned int op, unsigned int arg, unsigned int index,
+		int32_t imm)
+{
+	struct kscribe_filter_insn *insn;
+
+	if (p->code->nr == KSCRIBE_FILTER_INSNS_MAX)
+		return parse_error(p, "the filter is too long: more than %u instructions",
+				   KSCRIBE_FILTER_INSNS_MAX);
+	insn = &p->code->insns[p->code->nr];
+	insn->op = op;
+	insn->arg = arg;
+	insn->index = index;
+	insn->imm = imm;
+	return p->code->nr++;
+}
+
+static int pool_add(struct parser *p, const char *text, size_t len)
+{
+	struct filter_code *c = p->code;
+	int at = c->pool_size;
+
+	if (c->pool_size + len + 1 > sizeof(c->pool))
+		return parse_error(p, "the filter's strings take more than %u bytes",
+				   KSCRIBE_FILTER_POOL_MAX);
+	memcpy(c->pool + c->pool_size, text, len);
+	c->pool[c->pool_size + len] = '\0';
+	c->pool_size += len + 1;
+	return at;
+}
+
+/* A "quoted" glob into the pool: its offset, or -1. */
+static int parse_string(struct parser *p)
+{
+	char text[KSCRIBE_FILTER_POOL_MAX];
+	size_t len = 0;
+
+	p->at++;	/* the opening quote */
+	for (; *p->at && *p->at != '"'; p->at++) {
+		if (*p->at == '\\' && p->at[1])
+			p->at++;
+		if (len == sizeof(text) - 1)
+			return parse_error(p, "a string of the filter is too long");
+		text[len++] = *p->at;
+	}
+	if (*p->at != '"')
+		return parse_error(p, "unterminated string in the filter");
+	p->at++;
+	return pool_add(p, text, len);
+}
+
+static const char * const compare_ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+static const unsigned int compare_codes[] = {
+	KSCRIBE_OP_EQ, KSCRIBE_OP_NE, KSCRIBE_OP_LE, KSCRIBE_OP_GE, KSCRIBE_OP_LT, KSCRIBE_OP_GT,
+};
+
+/*
+ * What NAME is: a field of the event, else a context ("$ctx.NAME" is always
+ * a context). 0 with *kind, *size, *is_signed and *index set; -1 if neither.
+ */
+static int resolve(struct parser *p, const char *name, unsigned int *kind, bool *context,
+		   bool *is_signed, unsigned int *index)
+{
+	struct kscribe_context_info info;
+	bool ctx_only = !strncmp(name, "$ctx.", 5);
+	unsigned int i;
+
+	if (ctx_only)
+		name += 5;
+	for (i = 0; !ctx_only && i < p->nr_fields; i++) {
+		if (!strcmp(p->fields[i].name, name)) {
+			*kind = p->fields[i].kind;
+			*is_signed = p->fields[i].is_signed;
+			*context = false;
+			*index = i;
+			return 0;
+		}
+	}
+	for (i = 0; context_info(p->dev, i, &info) == 0; i++) {
+		if (strcmp(info.name, name))
+			continue;
+		if (!strncmp(name, "perf_", 5))
+			return parse_error(p, "context '%s' cannot be filtered on", name);
+		*kind = info.type == KSCRIBE_TYPE_TEXT ? KSCRIBE_FIELD_TEXT : KSCRIBE_FIELD_INT;
+		*is_signed = info.type == KSCRIBE_TYPE_SIGNED;
+		*context = true;
+		*index = i;
+		return 0;
+	}
+	p->unknown = true;
+	return parse_error(p, "no field or context '%s' in %s (see kscribectl fields, contexts)",
+			   name, p->event);
+}
+
+/* NAME OP VALUE */
+static int parse_comparison(struct parser *p)
+{
+	unsigned int kind = 0, index = 0, op, i;
+	bool context = false, is_signed = false;
+	char name[KSCRIBE_NAME_LEN + 5];
+	long long value;
+	size_t len;
+	char *end;
+	int at;
+
+	skip_space(p);
+	len = strspn(p->at, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$.");
+	if (!len)
+		return parse_error(p, "expected a field name at '%s'", p->at);
+	if (len >= sizeof(name))
+		return parse_error(p, "name too long at '%.20s'", p->at);
+	memcpy(name, p->at, len);
+	name[len] = '\0';
+	p->at += len;
+	for (i = 0; i < ARRAY_SIZE(compare_ops) && !take(p, compare_ops[i]); i++)
+		;
+	if (i == ARRAY_SIZE(compare_ops))
+		return parse_error(p, "expected a comparison (== != < <= > >=) after '%s'", name);
+	op = compare_codes[i];
+	if (resolve(p, name, &kind, &context, &is_signed, &index))
+		return -1;
+	skip_space(p);
+	if (kind == KSCRIBE_FIELD_TEXT || kind == KSCRIBE_FIELD_STRING) {
+		if (*p->at != '"')
+			return parse_error(p, "type mismatch: '%s' is text, not a number",
+					   name);
+		if (op != KSCRIBE_OP_EQ && op != KSCRIBE_OP_NE)
+			return parse_error(p, "text compares with == and != only: '%s'", name);
+		at = parse_string(p);
+		if (at < 0 || emit(p, KSCRIBE_OP_MATCH, context, index, at) < 0)
+			return -1;
+		return op == KSCRIBE_OP_NE && emit(p, KSCRIBE_OP_NOT, 0, 0, 0) < 0 ? -1 : 0;
+	}
+	if (kind != KSCRIBE_FIELD_INT)
+		return parse_error(p, "type mismatch: '%s' of %s is an array or a structure",
+				   name, p->event);
+	if (*p->at == '"')
+		return parse_error(p, "type mismatch: '%s' is an integer, compare it with a number",
+				   name);
+	errno = 0;
+	value = strtoll(p->at, &end, 0);
+	if (end == p->at || errno)
+		return parse_error(p, "expected a number after '%s %s'", name, compare_ops[i]);
+	p->at = end;
+	if (emit(p, context ? KSCRIBE_OP_CONTEXT : KSCRIBE_OP_FIELD, 0, index, 0) < 0 ||
+	    emit(p, KSCRIBE_OP_CONST, 0, 0, (int32_t)value) < 0)
+		return -1;
+	if (value != (int32_t)value &&
+	    emit(p, KSCRIBE_OP_CONST_HI, 0, 0, (int32_t)((unsigned long long)value >> 32)) < 0)
+		return -1;
+	return emit(p, op, is_signed, 0, 0) < 0 ? -1 : 0;
+}
+
+static int parse_or(struct parser *p);
+
+static int parse_unary(struct parser *p)
+{
+	if (take(p, "!")) {
+		if (parse_unary(p))
+			return -1;
+		return emit(p, KSCRIBE_OP_NOT, 0, 0, 0) < 0 ? -1 : 0;
+	}
+	if (take(p, "(")) {
+		if (parse_or(p))
+			return -1;
+		return take(p, ")") ? 0 : parse_error(p, "expected ')' at '%s'", p->at);
+	}
+	return parse_comparison(p);
+}
+
+/* LEFT (op RIGHT)*: a jump past RIGHT when LEFT decides (&&: false, ||: true). */
+static int parse_chain(struct parser *p, const char *token, unsigned int op,
+		       int (*operand)(struct parser *p))
+{
+	int jump;
+
+	if (operand(p))
+		return -1;
+	while (take(p, token)) {
+		jump = emit(p, op, 0, 0, 0);
+		if (jump < 0 || operand(p))
+			return -1;
+		p->code->insns[jump].imm = p->code->nr - jump;
+	}
+	return 0;
+}
+
+static int parse_and(struct parser *p)
+{
+	return parse_chain(p, "&&", KSCRIBE_OP_AND, parse_unary);
+}
+
+static int parse_or(struct parser *p)
+{
+	return parse_chain(p, "||", KSCRIBE_OP_OR, parse_and);
+}
+
+/* The fields of event @id, from the kernel; -1 on error. */
+static int event_fields(int fd, unsigned int id, struct field_desc **fields)
+{
+	struct kscribe_event_field f;
+	struct field_desc *d;
+	unsigned int n;
+
+	*fields = NULL;
+	for (n = 0; ; n++) {
+		memset(&f, 0, sizeof(f));
+		f.id = id;
+		f.index = n;
+		if (ioctl(fd, KSCRIBE_IOCTL_EVENT_FIELD, &f) < 0) {
+			if (errno == ENOENT)
+				return n;
+			free(*fields);
+			error("KSCRIBE_IOCTL_EVENT_FIELD");
+			return -1;
+		}
+		d = realloc(*fields, (n + 1) * sizeof(*d));
+		if (!d) {
+			free(*fields);
+			error("realloc");
+			return -1;
+		}
+		*fields = d;
+		memcpy(d[n].name, f.name, sizeof(d[n].name));
+		d[n].name[sizeof(d[n].name) - 1] = '\0';
+		d[n].kind = f.kind;
+		d[n].size = f.size;
+		d[n].is_signed = f.field_flags & KSCRIBE_FIELD_SIGNED;
+	}
+}
+
+/* Compile @expr for event @id (@name): 0, or -1 with the reason in p->error. */
+static int compile_filter(struct parser *p, const char *expr, unsigned int id,
+			  const char *name, struct filter_code *code)
+{
+	struct field_desc *fields;
+	int n = event_fields(p->dev, id, &fields);
+
+	if (n < 0)
+		return parse_error(p, "cannot read the fields of %s", name);
+	memset(code, 0, sizeof(*code));
+	p->at = expr;
+	p->event = name;
+	p->fields = fields;
+	p->nr_fields = n;
+	p->code = code;
+	p->error[0] = '\0';
+	p->unknown = false;
+	if (!parse_or(p)) {
+		skip_space(p);
+		if (*p->at)
+			parse_error(p, "unexpected '%s' in the filter", p->at);
+		else
+			emit(p, KSCRIBE_OP_RET, 0, 0, 0);
+	}
+	free(fields);
+	return p->error[0] ? -1 : 0;
+}
+
+/* The next event @pattern selects in session @fd, from @index on: 0, 1 past the last, -1. */
+static int next_selected(int fd, unsigned int *index, struct kscribe_event_info *info)
+{
+	int ret;
+
+	while (!(ret = event_info(fd, (*index)++, info))) {
+		if (info->event_flags & KSCRIBE_EVENT_SELECTED)
+			return 0;
+	}
+	return ret;
+}
+
+/*
+ * Set the filter of every event the -e pattern of @fa selects, compiled for
+ * each one's fields. An event without a field the filter reads cannot pass
+ * it: it is not recorded, and said so once.
+ */
+static int apply_filter(int fd, const struct filter_arg *fa)
+{
+	static struct filter_code code;
+	struct parser p = { .dev = fd };
+	struct kscribe_event_info info;
+	struct kscribe_filter arg;
+	char name[2 * KSCRIBE_NAME_LEN + 1], lacking[sizeof(p.error)] = "";
+	unsigned int index = 0, applied = 0, skipped = 0;
+	int matcher, ret;
+
+	/* a session of its own says which events the pattern selects, as the kernel matches */
+	matcher = open_device();
+	if (matcher < 0)
+		return 1;
+	if (enable(matcher, fa->pattern, 0)) {
+		close(matcher);
+		return 1;
+	}
+	while (!(ret = next_selected(matcher, &index, &info))) {
+		if (compile_filter(&p, fa->expr, info.id, info.name, &code)) {
+			if (!p.unknown)
+				break;
+			snprintf(name, sizeof(name), "%s:%s", info.probe, info.name);
+			if (!skipped++)
+				memcpy(lacking, p.error, sizeof(lacking));
+			if (enable(fd, name, KSCRIBE_ENABLE_DISABLE))
+				break;
+			continue;
+		}
+		memset(&arg, 0, sizeof(arg));
+		arg.id = info.id;
+		arg.nr_insns = code.nr;
+		arg.pool_size = code.pool_size;
+		arg.insns = (uintptr_t)code.insns;
+		arg.pool = (uintptr_t)code.pool;
+		if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) < 0) {
+			snprintf(p.error, sizeof(p.error), "the kernel refused it for %s: %s",
+				 info.name, strerror(errno));
+			break;
+		}
+		applied++;
+	}
+	close(matcher);
+	if (ret < 0)
+		return 1;
+	if (!ret)	/* stopped at an error */
+		return p.error[0] ? fail("-f '%s': %s", fa->expr, p.error) : 1;
+	if (!applied)
+		return fail("-f '%s': %s", fa->expr, lacking);
+	if (skipped)
+		fprintf(stderr, "%s: -f '%s': %u events of '%s' are not recorded: %s\n", progname,
+			fa->expr, skipped, fa->pattern, lacking);
+	return 0;
+}
+
+/* fields PATTERN: the fields of the events PATTERN selects, as filters name them. */
+static int cmd_fields(int fd, const char *pattern)
+{
+	static const char * const kinds[] = { "int", "text", "bytes", "string", "sequence" };
+	struct kscribe_event_info info;
+	struct field_desc *fields;
+	unsigned int index = 0;
+	int ret, n, i;
+
+	ret = enable(fd, pattern, 0);
+	while (!ret && !(ret = next_selected(fd, &index, &info))) {
+		n = event_fields(fd, info.id, &fields);
+		if (n < 0)
+			return 1;
+		printf("%s:%s\n", info.probe, info.name);
+		for (i = 0; i < n; i++)
+			printf("  %-24s %s%u%s\n", fields[i].name,
+			       fields[i].kind < ARRAY_SIZE(kinds) ? kinds[fields[i].kind] : "?",
+			       fields[i].size * (fields[i].kind == KSCRIBE_FIELD_INT ? 8 : 1),
+			       fields[i].kind == KSCRIBE_FIELD_INT && fields[i].is_signed ?
+			       " signed" : "");
+		free(fields);
+	}
+	return ret != 1;
 }
 
 /* Metadata of the events selected for the recording about to start. */
@@ -966,6 +1391,26 @@ static int wait_status(pid_t pid, bool block)
 	return 128 + WTERMSIG(status);
 }
 
+/* The events the filters left out, per CPU and in all: they are not lost. */
+static int report_filtered(const struct recorder *r)
+{
+	struct kscribe_filter_stats stats;
+	unsigned long long total = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->nr_streams; i++) {
+		memset(&stats, 0, sizeof(stats));
+		stats.cpu = r->streams[i].cpu;
+		if (ioctl(r->dev, KSCRIBE_IOCTL_FILTER_STATS, &stats) < 0)
+			return error("KSCRIBE_IOCTL_FILTER_STATS");
+		fprintf(stderr, "%s: cpu%u: %llu events filtered out\n", progname, stats.cpu,
+			(unsigned long long)stats.filtered);
+		total += stats.filtered;
+	}
+	fprintf(stderr, "%s: %llu events filtered out\n", progname, total);
+	return 0;
+}
+
 /* Close the streams' last packets and compare with the kernel's counters. */
 static int finish_streams(struct recorder *r)
 {
@@ -1010,6 +1455,8 @@ static int finish_streams(struct recorder *r)
 	}
 	fprintf(stderr, "%s: %llu events, %llu lost, %u CPUs, %llu bytes of streams in %s\n",
 		progname, events, lost, r->nr_streams, bytes, r->dir);
+	if (r->filtered && report_filtered(r))
+		return 1;
 	return ret;
 }
 
@@ -1019,6 +1466,7 @@ static int cmd_record(int fd, int argc, char **argv)
 		{ "event", required_argument, NULL, 'e' },
 		{ "all-syscalls", no_argument, NULL, 'S' },
 		{ "context", required_argument, NULL, 'c' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "buffer-size", required_argument, NULL, 'b' },
 		{ "overwrite", no_argument, NULL, 'O' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1035,18 +1483,31 @@ static int cmd_record(int fd, int argc, char **argv)
 	unsigned long long size;
 	bool all_syscalls = false, selected = false, contexts_given = false;
 	struct kscribe_contexts contexts = { 0 };
+	struct filter_arg filters[64];
+	unsigned int nr_filters = 0, i;
+	const char *pattern = NULL;
 	int opt, status = -1, ret = 1;
 	pid_t child;
 
 	if (get_version(fd, &version))
 		return 1;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+e:c:b:o:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+e:c:f:b:o:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (enable(fd, optarg, 0))
 				return 1;
 			selected = true;
+			pattern = optarg;
+			break;
+		case 'f':
+			if (!pattern)
+				return fail("-f '%s' filters the events of an -e PATTERN before it",
+					    optarg);
+			if (nr_filters == ARRAY_SIZE(filters))
+				return fail("at most %zu -f filters", ARRAY_SIZE(filters));
+			filters[nr_filters].pattern = pattern;
+			filters[nr_filters++].expr = optarg;
 			break;
 		case 'S':
 			all_syscalls = true;
@@ -1083,6 +1544,11 @@ static int cmd_record(int fd, int argc, char **argv)
 		return 1;
 	if (!selected && !all_syscalls && enable(fd, "*", 0))
 		return 1;
+	for (i = 0; i < nr_filters; i++) {
+		if (apply_filter(fd, &filters[i]))
+			return 1;
+	}
+	r.filtered = nr_filters;
 	if (!contexts_given && parse_contexts(fd, DEFAULT_CONTEXTS, &r.contexts))
 		return 1;
 	contexts.mask = r.contexts;
@@ -1183,7 +1649,8 @@ int main(int argc, char **argv)
 		cmd = cmd_stop;
 	} else if (!strcmp(argv[1], "contexts")) {
 		cmd = cmd_contexts;
-	} else if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume")) {
+	} else if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume") ||
+		   !strcmp(argv[1], "fields")) {
 		if (argc != 3) {
 			usage(stderr);
 			return 1;
@@ -1203,6 +1670,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (cmd)
 		ret = cmd(fd);
+	else if (argc == 3 && !strcmp(argv[1], "fields"))
+		ret = cmd_fields(fd, argv[2]);
 	else if (argc == 3 && strcmp(argv[1], "record"))
 		ret = toggle(fd, argv[2], !strcmp(argv[1], "resume"));
 	else

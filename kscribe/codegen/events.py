@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.codegen.cformat import c_string, wrap_call
-from kscribe.codegen.payload import payload_c
+from kscribe.codegen.payload import layout_c, payload_c
 from kscribe.instrument.events.resolve import Subsystem
 from kscribe.kernel.tracepoints import parse_header
 from kscribe.util.ctext import param
@@ -34,6 +34,7 @@ def probe_context(sub: Subsystem, include_dir: Path) -> dict[str, Any]:
             "name": ev.name, "payload": pc,
             "prototype": wrap_call(f"static void kscribe_probe_{ev.name}(", params),
             "fields": [c_string(line + "\n") for line in ev.tsdl()],
+            "layout": layout_c(ev),
             "uses_tail": any(s.startswith(pc.var["tail"]) for s in pc.stores),
         })
     uses_strings = any("strscpy" in s or "memcpy" in s or "strnlen" in s

@@ -95,3 +95,31 @@ def payload_c(event: Event) -> PayloadC:
     size = " + ".join(([f"sizeof(*{p})"] if struct else []) + sizes) or "0"
     return PayloadC(var=v, struct=struct, members=members, locals=decls, prepare=prepare,
                     size=size, stores=stores)
+
+
+def layout_c(event: Event) -> list[str]:
+    """C initializers of the event's ``struct kscribe_field`` array, in payload order: what
+    the kernel checks a filter's field accesses against and finds each field by."""
+    order = [*event.fixed, *event.variable]
+    index = {f.name: i for i, f in enumerate(order)}
+    lines = []
+    for f in order:
+        t = f.type
+        if t.kind == "int":
+            kind, size = "INT", t.elem.bits // 8
+        elif t.kind == "array":
+            kind, size = ("TEXT", t.count) if t.elem.text else ("BYTES",
+                                                                t.count * t.elem.bits // 8)
+        elif t.kind == "string":
+            kind, size = "STRING", 0
+        else:
+            kind, size = "SEQUENCE", t.elem.bits // 8
+        parts = [f'.name = "{f.name}"', f".kind = KSCRIBE_FIELD_{kind}"]
+        if t.kind == "int" and t.elem.signed:
+            parts.append(".is_signed = 1")
+        if size:
+            parts.append(f".size = {size}")
+        if kind == "SEQUENCE":
+            parts.append(f".ref = {index[f.name + '_length']}")
+        lines.append("{ " + ", ".join(parts) + " },")
+    return lines

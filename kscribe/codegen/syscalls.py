@@ -49,6 +49,7 @@ class Arg:
     count_arg: int = 0
     max: int = 0
     exit_if: str = ""  # "" (success) or "eintr"
+    signed: bool = False  # a VALUE that is a signed integer (filters compare it so)
 
     def items(self) -> list[str]:
         """The members' initializers, in struct kscribe_syscall_arg's order."""
@@ -59,6 +60,8 @@ class Arg:
             items += [f"KSCRIBE_COUNT_{self.count}", str(self.count_arg), str(self.max)]
         if self.exit_if:
             items.append(f".exit_if = KSCRIBE_EXIT_IF_{self.exit_if.upper()}")
+        if self.signed:
+            items.append(".is_signed = 1")
         return items
 
     def c(self, indent: str = "\t") -> list[str]:
@@ -133,7 +136,7 @@ def _arg(sc: Syscall, arg: SyscallArg, word: int, types: _Types) -> Arg:
                    exit_if=arg.exit_if)
     if arg.kind == "int":
         return Arg(arg.name, types.integer(arg.bits, arg.signed), "VALUE", "entry",
-                   arg.bits // 8)
+                   arg.bits // 8, signed=arg.signed)
     # a pointer whose data is not recorded: its value, from user space like every
     # argument (never a kernel address, whatever the prototype's annotation)
     bits = arg.bits or word
@@ -245,7 +248,7 @@ def descriptors(tables: list[SyscallTable], arch: Arch, word: int) -> dict[str, 
     """Template context of the syscall tables: types, shared argument lists, ABIs."""
     specs = {a.name: a for a in arch.syscalls.abis}
     types = _Types()
-    ret = Arg("ret", types.integer(word, True), "VALUE", "exit", word // 8)
+    ret = Arg("ret", types.integer(word, True), "VALUE", "exit", word // 8, signed=True)
     lists: dict[tuple[Arg, ...], str] = {}
     abis: list[dict[str, Any]] = []
     muxes = load_all(paths.INSTRUMENTATION / "syscalls").multiplexers

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import signal
 
-from kscribe.guest import contexts
+from kscribe.guest import contexts, filters
 from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
 _STAT = re.compile(r"^(\w+):(\w+) (\d+)\s*$", re.M)
@@ -20,7 +20,8 @@ STEPS = ("insmod", "kscribectl", "rmmod")
 
 UNSAFE_DIRS = ("shared", "theirs", "link")
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # forwarded by kscribectl to COMMAND
-ABI_PROMISES = ("features", "enable-reuse", "status-pid", "stop-other")  # tests/guest/abi-check.c
+# what tests/guest/abi-check.c checks
+ABI_PROMISES = ("features", "enable-reuse", "filters", "status-pid", "stop-other")
 
 
 def _trace_safety(checks: dict[str, str]) -> list[str]:
@@ -100,6 +101,7 @@ def judge(console: str) -> Verdict:
         found = checks(console)
         v.reasons += _trace_safety(found) + _abi_promises(found) + _signals(found)
         v.reasons += _lockdown(found) + contexts.problems(found, console)
+        v.reasons += filters.problems(found, console)
     v.reasons += kernel_problems(console)
     if ran:
         v.reasons += unfinished(console)

@@ -19,7 +19,7 @@ from typing import Any
 from kscribe.codegen.env import environment
 from kscribe.config.arches import Arch
 from kscribe.guest import boot as boot_check
-from kscribe.guest import contexts, initramfs
+from kscribe.guest import contexts, filters, initramfs
 from kscribe.guest.console import MARK, Verdict
 from kscribe.util import atomic, log, proc
 
@@ -39,7 +39,7 @@ def render_init(modules: list[Path], *, record: list[str] | None = None,
     return environment().get_template(script).render(
         modules=[m.stem for m in modules], mark=MARK, unknown_context=contexts.UNKNOWN,
         record=shlex.join(record) if record is not None else None,
-        dump_formats=dump_formats, **(context or {}))
+        dump_formats=dump_formats, **filters.template_context(), **(context or {}))
 
 
 def qemu_argv(arch: Arch, kernel: Path, initrd: Path, append: str = "",

@@ -1,7 +1,8 @@
 """The robustness run: the tracer under stress in a booted kernel, judged from the console.
 
 ``templates/guest/stress.sh.j2`` is the guest's ``/init``: with a syscall load on every CPU it
-loads, records and unloads the tracer many times, sends thousands of random ioctls, records
+loads, records and unloads the tracer many times, sends thousands of random ioctls and
+random filter programs (the accepted ones then run on every event), records
 into a tiny buffer (losses must be counted exactly and the trace still read), pauses and
 resumes events while recording, and tries to unload while a recording runs. Any kernel
 warning fails the run, as in the boot test.
@@ -83,6 +84,10 @@ def judge(console: str, cpus: int) -> Verdict:
     if not accepted.isdigit() or int(accepted) == 0:
         v.reasons.append(f"the ioctl fuzzer reached no valid command (accepted: "
                          f"{accepted or 'missing'})")
+    accepted, _, refused = r.checks.get("filter-fuzz", "").partition("/")
+    if not (accepted.isdigit() and refused.isdigit()) or not int(accepted) or not int(refused):
+        v.reasons.append(f"the filter fuzzer did not both pass and fail the kernel's checks "
+                         f"(accepted/refused: {r.checks.get('filter-fuzz', 'missing')})")
     if "load-failed" in r.checks:
         v.reasons.append("loading the modules failed after the cycles")
     tiny = r.losses[:2]

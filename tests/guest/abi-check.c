@@ -12,6 +12,10 @@
  *		  running (-EBUSY) unless it passes KSCRIBE_STOP_ANY
  *   status-pid	  STATUS gives the starter's pid as the caller sees it: its
  *		  own pid in this namespace, 0 from a new pid namespace
+ *   filters	  SET_FILTER takes a well-formed program and refuses with
+ *		  -EINVAL every malformed one (no RET, stack out of bounds,
+ *		  backward or overlong jumps, untyped or out-of-range field and
+ *		  context reads, globs outside the pool, oversized programs)
  */
 
 #define _GNU_SOURCE
@@ -19,6 +23,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -27,6 +32,7 @@
 #include <uapi/linux/kscribe.h>
 
 #define PATTERN "syscalls:openat"
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static int verdict(const char *name, const char *failure)
 {
@@ -65,6 +71,138 @@ static const char *check_enable_reuse(int fd)
 	if (ioctl(fd, KSCRIBE_IOCTL_ENABLE, &e) < 0 || e.count != selected)
 		return "deselect-with-the-same-structure";
 	return NULL;
+}
+
+/* The id of event @name and the indices of two of its fields, or -1. */
+static int find_event(int fd, const char *name, const char *f1, const char *f2,
+		      unsigned int *id, unsigned int *i1, unsigned int *i2)
+{
+	struct kscribe_event_info info = { 0 };
+	struct kscribe_event_field field;
+	int found = 0;
+
+	for (info.index = 0; !ioctl(fd, KSCRIBE_IOCTL_EVENT_INFO, &info); info.index++) {
+		if (!strcmp(info.name, name))
+			break;
+	}
+	if (strcmp(info.name, name))
+		return -1;
+	*id = info.id;
+	memset(&field, 0, sizeof(field));
+	field.id = info.id;
+	for (; !ioctl(fd, KSCRIBE_IOCTL_EVENT_FIELD, &field); field.index++) {
+		if (!strcmp(field.name, f1) && field.kind == KSCRIBE_FIELD_INT && ++found)
+			*i1 = field.index;
+		if (!strcmp(field.name, f2) && field.kind == KSCRIBE_FIELD_STRING && ++found)
+			*i2 = field.index;
+	}
+	return found == 2 ? 0 : -1;
+}
+
+#define INSN(o, a, i, v)	{ .op = KSCRIBE_OP_##o, .arg = (a), .index = (i), .imm = (v) }
+
+struct program {
+	const char *name;
+	struct kscribe_filter_insn insns[20];
+	unsigned int nr;
+	int error;		/* 0, or the errno SET_FILTER must fail with */
+};
+
+static const char *check_filters(int fd)
+{
+	static struct kscribe_filter_insn many[KSCRIBE_FILTER_INSNS_MAX + 1];
+	unsigned int id, dfd = 0, filename = 0, i;
+	struct kscribe_filter arg;
+	static const char pool[] = "/tmp/*";
+	static const char unterminated[3] = "abc";
+	static char failure[96];
+	int ret;
+
+	if (find_event(fd, "syscall_entry_openat", "dfd", "filename", &id, &dfd, &filename))
+		return "no-openat-fields";
+	{
+		const struct program programs[] = {
+			{ "good", { INSN(FIELD, 0, dfd, 0), INSN(CONST, 0, 0, -100),
+				    INSN(EQ, 1, 0, 0), INSN(OR, 0, 0, 3),
+				    INSN(MATCH, 0, filename, 0), INSN(NOT, 0, 0, 0),
+				    INSN(RET, 0, 0, 0) },
+			  7, 0 },
+			{ "no-ret", { INSN(CONST, 0, 0, 1) }, 1, EINVAL },
+			{ "two-values", { INSN(CONST, 0, 0, 1), INSN(CONST, 0, 0, 1),
+					  INSN(RET, 0, 0, 0) }, 3, EINVAL },
+			{ "underflow", { INSN(EQ, 0, 0, 0), INSN(RET, 0, 0, 0) }, 2, EINVAL },
+			{ "ret-early", { INSN(CONST, 0, 0, 1), INSN(RET, 0, 0, 0),
+					 INSN(RET, 0, 0, 0) }, 3, EINVAL },
+			{ "backward", { INSN(CONST, 0, 0, 1), INSN(AND, 0, 0, -1),
+					INSN(RET, 0, 0, 0) }, 3, EINVAL },
+			{ "past-end", { INSN(CONST, 0, 0, 1), INSN(AND, 0, 0, 5),
+					INSN(RET, 0, 0, 0) }, 3, EINVAL },
+			{ "depth", { INSN(CONST, 0, 0, 1), INSN(AND, 0, 0, 3), INSN(CONST, 0, 0, 2),
+				     INSN(CONST, 0, 0, 3), INSN(EQ, 0, 0, 0), INSN(RET, 0, 0, 0) },
+			  6, EINVAL },
+			{ "field-range", { INSN(FIELD, 0, 99, 0), INSN(RET, 0, 0, 0) }, 2, EINVAL },
+			{ "field-type", { INSN(FIELD, 0, filename, 0), INSN(RET, 0, 0, 0) }, 2,
+			  EINVAL },
+			{ "match-type", { INSN(MATCH, 0, dfd, 0), INSN(RET, 0, 0, 0) }, 2, EINVAL },
+			{ "match-pool", { INSN(MATCH, 0, filename, 40), INSN(RET, 0, 0, 0) }, 2,
+			  EINVAL },
+			{ "context-perf", { INSN(CONTEXT, 0, KSCRIBE_CTX_PERF_CPU_CYCLES, 0),
+					    INSN(RET, 0, 0, 0) }, 2, EINVAL },
+			{ "context-text", { INSN(CONTEXT, 0, KSCRIBE_CTX_PROCNAME, 0),
+					    INSN(RET, 0, 0, 0) }, 2, EINVAL },
+			{ "opcode", { INSN(CONST, 0, 0, 1), { .op = 99 }, INSN(RET, 0, 0, 0) }, 3,
+			  EINVAL },
+			{ "reserved", { INSN(CONST, 1, 0, 1), INSN(RET, 0, 0, 0) }, 2, EINVAL },
+		};
+
+		for (i = 0; i < ARRAY_SIZE(programs); i++) {
+			memset(&arg, 0, sizeof(arg));
+			arg.id = id;
+			arg.nr_insns = programs[i].nr;
+			arg.insns = (uintptr_t)programs[i].insns;
+			arg.pool = (uintptr_t)pool;
+			arg.pool_size = sizeof(pool);
+			ret = ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) < 0 ? errno : 0;
+			if (ret != programs[i].error) {
+				snprintf(failure, sizeof(failure), "%s:%s", programs[i].name,
+					 ret ? strerror(ret) : "accepted");
+				return failure;
+			}
+		}
+	}
+	/* stack overflow, too many instructions, a glob without its NUL, flags, no event */
+	for (i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = (struct kscribe_filter_insn)INSN(CONST, 0, 0, 1);
+	memset(&arg, 0, sizeof(arg));
+	arg.id = id;
+	arg.insns = (uintptr_t)many;
+	arg.nr_insns = KSCRIBE_FILTER_STACK_MAX + 2;
+	many[arg.nr_insns - 1] = (struct kscribe_filter_insn)INSN(RET, 0, 0, 0);
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) == 0 || errno != EINVAL)
+		return "stack-overflow";
+	arg.nr_insns = ARRAY_SIZE(many);
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) == 0 || errno != EINVAL)
+		return "oversized";
+	many[0] = (struct kscribe_filter_insn)INSN(MATCH, 0, filename, 0);
+	many[1] = (struct kscribe_filter_insn)INSN(RET, 0, 0, 0);
+	arg.nr_insns = 2;
+	arg.pool = (uintptr_t)unterminated;
+	arg.pool_size = sizeof(unterminated);
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) == 0 || errno != EINVAL)
+		return "unterminated-glob";
+	arg.pool = (uintptr_t)pool;
+	arg.pool_size = sizeof(pool);
+	arg.flags = 1;
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) == 0 || errno != EINVAL)
+		return "flags";
+	arg.flags = 0;
+	arg.id = KSCRIBE_MAX_EVENTS;
+	if (ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) == 0 || errno != ENOENT)
+		return "no-event";
+	/* and the good one cleared again: nr_insns 0 */
+	arg.id = id;
+	arg.nr_insns = 0;
+	return ioctl(fd, KSCRIBE_IOCTL_SET_FILTER, &arg) ? "clear" : NULL;
 }
 
 static int state_of(int fd, struct kscribe_status *status)
@@ -142,6 +280,7 @@ int main(void)
 	}
 	failed += verdict("features", check_features(owner));
 	failed += verdict("enable-reuse", check_enable_reuse(owner));
+	failed += verdict("filters", check_filters(owner));
 	if (ioctl(owner, KSCRIBE_IOCTL_ENABLE, &e) < 0 ||
 	    ioctl(owner, KSCRIBE_IOCTL_START, 0) < 0) {
 		perror("kscribe-abi-check: START");

@@ -16,40 +16,49 @@
 #include <linux/types.h>
 
 /* Bumped on any incompatible change of the structures or ioctls below. */
-#define KSCRIBE_ABI_VERSION	3
+#define KSCRIBE_ABI_VERSION		3
 
 /* Size of the probe and event names, including the terminating NUL. */
-#define KSCRIBE_NAME_LEN	64
+#define KSCRIBE_NAME_LEN		64
 
 /* Size of kscribe_enable.pattern, including the terminating NUL. */
-#define KSCRIBE_PATTERN_LEN	128
+#define KSCRIBE_PATTERN_LEN		128
 
 /* Event ids are below this value. */
-#define KSCRIBE_MAX_EVENTS	8192
+#define KSCRIBE_MAX_EVENTS		8192
 
 /* Frequency of the trace clock (nanoseconds). */
-#define KSCRIBE_CLOCK_FREQ	1000000000
+#define KSCRIBE_CLOCK_FREQ		1000000000
 
 /* kscribe_record_header.id of a lost-events marker. */
-#define KSCRIBE_RECORD_LOST	0xffffffff
+#define KSCRIBE_RECORD_LOST		0xffffffff
 
 /* Largest record payload in bytes: contexts and event fields; a larger one is dropped. */
-#define KSCRIBE_PAYLOAD_MAX	4000
+#define KSCRIBE_PAYLOAD_MAX		4000
 
 /* A stream read() of this many bytes always returns at least one record. */
-#define KSCRIBE_RECORD_MAX	4096
+#define KSCRIBE_RECORD_MAX		4096
 
 /* Smallest per-CPU buffer size in bytes. */
-#define KSCRIBE_BUFFER_MIN	8192
+#define KSCRIBE_BUFFER_MIN		8192
 
 /* Largest per-CPU buffer size in bytes (1 GiB). */
-#define KSCRIBE_BUFFER_MAX	0x40000000
+#define KSCRIBE_BUFFER_MAX		0x40000000
 
 /* Per-CPU buffer size of a new session (1 MiB). */
-#define KSCRIBE_BUFFER_DEFAULT	1048576
+#define KSCRIBE_BUFFER_DEFAULT		1048576
+
+/* Most instructions of a filter program. */
+#define KSCRIBE_FILTER_INSNS_MAX	256
+
+/* Most bytes of a filter program's string pool. */
+#define KSCRIBE_FILTER_POOL_MAX		1024
+
+/* Deepest value stack a filter program may use. */
+#define KSCRIBE_FILTER_STACK_MAX	16
 
 /* Per-event contexts are numbered KSCRIBE_CTX_*, below this value. */
-#define KSCRIBE_NR_CONTEXTS	19
+#define KSCRIBE_NR_CONTEXTS		19
 
 /* kscribe_event_info.event_flags and kscribe_event_metadata.event_flags */
 #define KSCRIBE_EVENT_SYSCALL_ENTRY	0x1U	/* entry of a system call */
@@ -71,6 +80,8 @@
 #define KSCRIBE_FEATURE_STOP_ANY	0x1U	/* KSCRIBE_IOCTL_STOP takes KSCRIBE_STOP_* flags */
 /* per-event contexts: KSCRIBE_IOCTL_CONTEXT_INFO, KSCRIBE_IOCTL_SET_CONTEXTS */
 #define KSCRIBE_FEATURE_CONTEXTS	0x2U
+/* event filters: KSCRIBE_IOCTL_EVENT_FIELD, KSCRIBE_IOCTL_SET_FILTER, KSCRIBE_IOCTL_FILTER_STATS */
+#define KSCRIBE_FEATURE_FILTERS		0x4U
 
 /* kscribe_stream_open.flags */
 #define KSCRIBE_STREAM_NONBLOCK	0x1U	/* read() does not wait: -EAGAIN */
@@ -81,6 +92,9 @@
 #define KSCRIBE_STATUS_OWNER		0x2U	/* this session started it */
 /* the current recording records kernel addresses as 0 (kptr_restrict, CAP_SYSLOG) */
 #define KSCRIBE_STATUS_KPTRS_HIDDEN	0x4U
+
+/* kscribe_event_field.field_flags */
+#define KSCRIBE_FIELD_SIGNED	0x1U	/* a signed integer */
 
 /* kscribe_context_info.context_flags */
 /* this kernel and CPU can record it (perf counters need a PMU) */
@@ -99,6 +113,35 @@
 #define KSCRIBE_TYPE_UNSIGNED	0	/* unsigned integer of size bytes, CPU byte order */
 #define KSCRIBE_TYPE_SIGNED	1	/* signed integer of size bytes, CPU byte order */
 #define KSCRIBE_TYPE_TEXT	2	/* size bytes of UTF-8 text, NUL-padded */
+
+/* kscribe_event_field.kind: what a payload field is, in payload order */
+#define KSCRIBE_FIELD_INT	0	/* integer of size bytes */
+#define KSCRIBE_FIELD_TEXT	1	/* size chars of text, NUL-padded */
+#define KSCRIBE_FIELD_BYTES	2	/* size bytes no filter reads: arrays, structures */
+/* NUL-terminated text; present unless field ref - 1, its state, is non-zero */
+#define KSCRIBE_FIELD_STRING	3
+/* elements of size bytes, as many as the integer field ref says */
+#define KSCRIBE_FIELD_SEQUENCE	4
+
+/* kscribe_filter_insn.op */
+#define KSCRIBE_OP_RET		0	/* record the event if the one value left is not 0 */
+#define KSCRIBE_OP_FIELD	1	/* push integer field index (sign-extended if signed) */
+#define KSCRIBE_OP_CONTEXT	2	/* push integer context index (KSCRIBE_CTX_*) */
+#define KSCRIBE_OP_CONST	3	/* push imm, sign-extended */
+#define KSCRIBE_OP_CONST_HI	4	/* set the high 32 bits of the top value to imm */
+#define KSCRIBE_OP_EQ		5	/* pop b, a; push a == b */
+#define KSCRIBE_OP_NE		6	/* pop b, a; push a != b */
+#define KSCRIBE_OP_LT		7	/* pop b, a; push a < b (signed if arg is 1) */
+#define KSCRIBE_OP_LE		8	/* pop b, a; push a <= b (signed if arg is 1) */
+#define KSCRIBE_OP_GT		9	/* pop b, a; push a > b (signed if arg is 1) */
+#define KSCRIBE_OP_GE		10	/* pop b, a; push a >= b (signed if arg is 1) */
+/* push: the text field index (context if arg is 1) matches the glob at pool offset imm */
+#define KSCRIBE_OP_MATCH	11
+#define KSCRIBE_OP_NOT		12	/* replace the top value v by !v */
+/* if the top value is 0 jump imm instructions ahead, else pop it */
+#define KSCRIBE_OP_AND		13
+/* if the top value is not 0 jump imm instructions ahead, else pop it */
+#define KSCRIBE_OP_OR		14
 
 /* per-event contexts: kscribe_context_info.id, bits of kscribe_contexts.mask */
 #define KSCRIBE_CTX_TID			0	/* thread id, in the initial pid namespace (s32) */
@@ -343,6 +386,77 @@ struct kscribe_contexts {
 };
 
 /**
+ * struct kscribe_event_field - KSCRIBE_IOCTL_EVENT_FIELD argument, the fields
+ *	of an event in payload order; -ENOENT past the last.
+ * @id:			in: event id
+ * @index:		in: field index
+ * @kind:		out: KSCRIBE_FIELD_*
+ * @size:		out: bytes of an INT, TEXT or BYTES field, of a SEQUENCE
+ *			element
+ * @field_flags:	out: KSCRIBE_FIELD_SIGNED
+ * @ref:		out: STRING: 1 + index of its state field, 0 if none;
+ *			SEQUENCE: index of its count
+ * @name:		out: the field's name, as in the CTF metadata without
+ *			its '_'
+ */
+struct kscribe_event_field {
+	__u32 id;
+	__u32 index;
+	__u32 kind;
+	__u32 size;
+	__u32 field_flags;
+	__u32 ref;
+	char name[KSCRIBE_NAME_LEN];
+};
+
+/**
+ * struct kscribe_filter_insn - One instruction of a filter program.
+ * @op:		KSCRIBE_OP_*
+ * @arg:	signed comparison, context instead of field: 1; else 0
+ * @index:	field index, or KSCRIBE_CTX_*
+ * @imm:	constant, jump distance or pool offset
+ */
+struct kscribe_filter_insn {
+	__u8 op;
+	__u8 arg;
+	__u16 index;
+	__s32 imm;
+};
+
+/**
+ * struct kscribe_filter - KSCRIBE_IOCTL_SET_FILTER argument: the filter of an
+ *	event for the session's next recordings, none when nr_insns is 0; -EINVAL for
+ *	a program that fails the checks.
+ * @id:		event id
+ * @flags:	must be 0
+ * @nr_insns:	instructions, at most KSCRIBE_FILTER_INSNS_MAX
+ * @pool_size:	bytes of the string pool, at most KSCRIBE_FILTER_POOL_MAX
+ * @insns:	user pointer to the struct kscribe_filter_insn array
+ * @pool:	user pointer to the pool: NUL-terminated globs
+ */
+struct kscribe_filter {
+	__u32 id;
+	__u32 flags;
+	__u32 nr_insns;
+	__u32 pool_size;
+	__u64 insns;
+	__u64 pool;
+};
+
+/**
+ * struct kscribe_filter_stats - KSCRIBE_IOCTL_FILTER_STATS argument, about the
+ *	current recording.
+ * @cpu:	in: CPU number
+ * @flags:	in: must be 0
+ * @filtered:	out: events its filters left out (not lost: they took no space)
+ */
+struct kscribe_filter_stats {
+	__u32 cpu;
+	__u32 flags;
+	__u64 filtered;
+};
+
+/**
  * struct kscribe_record_header - Header of every record read() from a stream: a
  *	record is this header, size bytes of payload, then zero padding to a multiple
  *	of 8 bytes. read() returns whole records only.
@@ -411,5 +525,14 @@ struct kscribe_record_lost {
 
 /* per-event contexts of this session's next recording */
 #define KSCRIBE_IOCTL_SET_CONTEXTS	_IOW(KSCRIBE_IOC_MAGIC, 0x0d, struct kscribe_contexts)
+
+/* a field of an event's payload: name, kind, size */
+#define KSCRIBE_IOCTL_EVENT_FIELD	_IOWR(KSCRIBE_IOC_MAGIC, 0x0e, struct kscribe_event_field)
+
+/* set or clear the filter of an event for this session's next recording */
+#define KSCRIBE_IOCTL_SET_FILTER	_IOW(KSCRIBE_IOC_MAGIC, 0x0f, struct kscribe_filter)
+
+/* per-CPU count of the events the current recording's filters left out */
+#define KSCRIBE_IOCTL_FILTER_STATS	_IOWR(KSCRIBE_IOC_MAGIC, 0x10, struct kscribe_filter_stats)
 
 #endif /* _UAPI_LINUX_KSCRIBE_H */
