@@ -234,6 +234,33 @@ def test_a_filter_on_the_process_name_keeps_its_syscalls(traced, tmp_path):
     assert sorted(e.name for e in events) == sorted(host)
 
 
+def test_the_state_dump_names_the_workload_its_parent_and_its_open_file(traced):
+    """Two dumps: kscribectl's at the start, and the one the workload asked for while its
+    file was open. The second names the workload (ids, name, namespaces as it printed them),
+    its parent kscribectl, the file at the descriptor it printed; both list the CPUs, the
+    loopback interface and interrupt handlers, and end with what they cost."""
+    _, res, _, printed, _ = traced
+    assert printed["statedump_rc"] == "0"
+    ends = [e.fields for e in res.events if e.name == "statedump_end"]
+    assert len(ends) == 2 and [e.name for e in res.events].count("statedump_start") == 2
+    assert all(0 < e["longest_ns"] <= e["duration_ns"] and e["threads"] and e["fds"]
+               for e in ends)
+    threads = {e.fields["tid"]: e.fields for e in res.events if e.name == "statedump_thread"}
+    me = threads[int(printed["tid"])]
+    keys = ("pid", "ppid", "prio", "pid_ns", "mnt_ns", "net_ns", "cgroup_ns")
+    assert {k: me[k] for k in keys} == {k: int(printed[k]) for k in keys}
+    assert me["procname"] == printed["procname"]
+    assert threads[int(printed["ppid"])]["procname"] == "kscribectl"
+    files = {(e.fields["pid"], e.fields["fd"]): e.fields["path"] for e in res.events
+             if e.name == "statedump_fd"}
+    assert files[int(printed["pid"]), int(printed["statedump_fd"])] == printed["file"]
+    assert "/dev/kscribe" in {p for (pid, _), p in files.items() if pid == int(printed["ppid"])}
+    cpus = [e.fields["cpu"] for e in res.events if e.name == "statedump_cpu"]
+    assert sorted(cpus) == sorted(2 * sorted({e.cpu for e in res.events}))
+    assert "lo" in {e.fields["name"] for e in res.events if e.name == "statedump_netif"}
+    assert any(e.fields["name"] for e in res.events if e.name == "statedump_irq")
+
+
 def test_both_readers_agree(traced):
     """babeltrace 1.5, an independent CTF reader, reads the same events and values."""
     _, res, _, _, _ = traced

@@ -19,39 +19,49 @@
 #include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/cgroup.h>
-#include <linux/cred.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
+#include <linux/cred.h>
 #include <linux/ctype.h>
+#include <linux/dcache.h>
 #include <linux/fcntl.h>
+#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/glob.h>
 #include <linux/idr.h>
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/irqdesc.h>
 #include <linux/kernel.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/netdevice.h>
 #include <linux/nospec.h>
-#include <linux/overflow.h>
 #include <linux/nsproxy.h>
-#include <linux/perf_event.h>
+#include <linux/overflow.h>
 #include <linux/percpu.h>
+#include <linux/perf_event.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/ring_buffer.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/stringify.h>
 #include <linux/timekeeping.h>
+#include <linux/topology.h>
 #include <linux/trace_clock.h>
 #include <linux/tracepoint.h>
-#include <linux/uidgid.h>
 #include <linux/uaccess.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <asm/local64.h>
@@ -1852,6 +1862,425 @@ static const struct file_operations kscribe_stream_fops = {
 	.llseek = noop_llseek,
 };
 
+/* ---- state dump: what the trace starts in, recorded from process context ---- */
+
+/* Threads or processes taken per walk of the task list, under RCU. */
+#define KSCRIBE_DUMP_BATCH	64
+
+/* File descriptors listed per hold of a process's file table lock. */
+#define KSCRIBE_DUMP_FDS	64
+
+/* Longest path recorded of an open file, its NUL included. */
+#define KSCRIBE_DUMP_PATH	256
+
+/* The fixed part of the statedump events' payloads, packed as their fields say. */
+struct kscribe_dump_thread {
+	s32 tid;
+	s32 pid;
+	s32 ppid;
+	s32 prio;
+	u32 pid_ns;
+	u32 mnt_ns;
+	u32 net_ns;
+	u32 cgroup_ns;
+	char procname[TASK_COMM_LEN];
+} __packed;
+
+struct kscribe_dump_fd {
+	s32 pid;
+	s32 fd;
+	u32 flags;
+	char path[KSCRIBE_DUMP_PATH];
+} __packed;
+
+struct kscribe_dump_irq {
+	u32 irq;
+	char name[KSCRIBE_NAME_LEN];
+} __packed;
+
+struct kscribe_dump_netif {
+	s32 ifindex;
+	u32 flags;
+	char name[IFNAMSIZ];
+} __packed;
+
+struct kscribe_dump_cpu {
+	u32 cpu;
+	s32 package;
+	s32 core;
+	s32 node;
+} __packed;
+
+struct kscribe_dump_end {
+	u64 duration_ns;
+	u64 longest_ns;
+	u32 threads;
+	u32 fds;
+} __packed;
+
+#define KSCRIBE_S32(n)		{ .name = n, .kind = KSCRIBE_FIELD_INT, .is_signed = 1, .size = 4 }
+#define KSCRIBE_U32(n)		{ .name = n, .kind = KSCRIBE_FIELD_INT, .size = 4 }
+#define KSCRIBE_U64(n)		{ .name = n, .kind = KSCRIBE_FIELD_INT, .size = 8 }
+#define KSCRIBE_TEXT(n, len)	{ .name = n, .kind = KSCRIBE_FIELD_TEXT, .size = len }
+#define KSCRIBE_STRING(n)	{ .name = n, .kind = KSCRIBE_FIELD_STRING }
+
+#define KSCRIBE_TSDL_S32	"integer { size = 32; align = 8; signed = 1; base = 10; }"
+#define KSCRIBE_TSDL_U32	"integer { size = 32; align = 8; signed = 0; base = 10; }"
+#define KSCRIBE_TSDL_X32	"integer { size = 32; align = 8; signed = 0; base = 16; }"
+#define KSCRIBE_TSDL_U64	"integer { size = 64; align = 8; signed = 0; base = 10; }"
+#define KSCRIBE_TSDL_TEXT	"integer { size = 8; align = 8; signed = 0; encoding = UTF8; }"
+#define KSCRIBE_TSDL_STRING	"string { encoding = UTF8; }"
+
+static const struct kscribe_field kscribe_dump_thread_layout[] = {
+	KSCRIBE_S32("tid"), KSCRIBE_S32("pid"), KSCRIBE_S32("ppid"), KSCRIBE_S32("prio"),
+	KSCRIBE_U32("pid_ns"), KSCRIBE_U32("mnt_ns"), KSCRIBE_U32("net_ns"),
+	KSCRIBE_U32("cgroup_ns"), KSCRIBE_TEXT("procname", TASK_COMM_LEN),
+};
+
+static const struct kscribe_field kscribe_dump_fd_layout[] = {
+	KSCRIBE_S32("pid"), KSCRIBE_S32("fd"), KSCRIBE_U32("flags"), KSCRIBE_STRING("path"),
+};
+
+static const struct kscribe_field kscribe_dump_irq_layout[] = {
+	KSCRIBE_U32("irq"), KSCRIBE_STRING("name"),
+};
+
+static const struct kscribe_field kscribe_dump_netif_layout[] = {
+	KSCRIBE_S32("ifindex"), KSCRIBE_U32("flags"), KSCRIBE_STRING("name"),
+};
+
+static const struct kscribe_field kscribe_dump_cpu_layout[] = {
+	KSCRIBE_U32("cpu"), KSCRIBE_S32("package"), KSCRIBE_S32("core"), KSCRIBE_S32("node"),
+};
+
+static const struct kscribe_field kscribe_dump_end_layout[] = {
+	KSCRIBE_U64("duration_ns"), KSCRIBE_U64("longest_ns"), KSCRIBE_U32("threads"),
+	KSCRIBE_U32("fds"),
+};
+
+enum {
+	KSCRIBE_DUMP_START,
+	KSCRIBE_DUMP_THREAD,
+	KSCRIBE_DUMP_FD,
+	KSCRIBE_DUMP_IRQ,
+	KSCRIBE_DUMP_NETIF,
+	KSCRIBE_DUMP_CPU,
+	KSCRIBE_DUMP_END,
+};
+
+static struct kscribe_event kscribe_dump_events[] = {
+	[KSCRIBE_DUMP_START] = { .name = "statedump_start", .fields = "" },
+	[KSCRIBE_DUMP_THREAD] = {
+		.name = "statedump_thread",
+		.fields = KSCRIBE_TSDL_S32 " _tid;\n" KSCRIBE_TSDL_S32 " _pid;\n"
+			  KSCRIBE_TSDL_S32 " _ppid;\n" KSCRIBE_TSDL_S32 " _prio;\n"
+			  KSCRIBE_TSDL_U32 " _pid_ns;\n" KSCRIBE_TSDL_U32 " _mnt_ns;\n"
+			  KSCRIBE_TSDL_U32 " _net_ns;\n" KSCRIBE_TSDL_U32 " _cgroup_ns;\n"
+			  KSCRIBE_TSDL_TEXT " _procname[16];\n",
+		.layout = kscribe_dump_thread_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_thread_layout),
+	},
+	[KSCRIBE_DUMP_FD] = {
+		.name = "statedump_fd",
+		.fields = KSCRIBE_TSDL_S32 " _pid;\n" KSCRIBE_TSDL_S32 " _fd;\n"
+			  KSCRIBE_TSDL_X32 " _flags;\n" KSCRIBE_TSDL_STRING " _path;\n",
+		.layout = kscribe_dump_fd_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_fd_layout),
+	},
+	[KSCRIBE_DUMP_IRQ] = {
+		.name = "statedump_irq",
+		.fields = KSCRIBE_TSDL_U32 " _irq;\n" KSCRIBE_TSDL_STRING " _name;\n",
+		.layout = kscribe_dump_irq_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_irq_layout),
+	},
+	[KSCRIBE_DUMP_NETIF] = {
+		.name = "statedump_netif",
+		.fields = KSCRIBE_TSDL_S32 " _ifindex;\n" KSCRIBE_TSDL_X32 " _flags;\n"
+			  KSCRIBE_TSDL_STRING " _name;\n",
+		.layout = kscribe_dump_netif_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_netif_layout),
+	},
+	[KSCRIBE_DUMP_CPU] = {
+		.name = "statedump_cpu",
+		.fields = KSCRIBE_TSDL_U32 " _cpu;\n" KSCRIBE_TSDL_S32 " _package;\n"
+			  KSCRIBE_TSDL_S32 " _core;\n" KSCRIBE_TSDL_S32 " _node;\n",
+		.layout = kscribe_dump_cpu_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_cpu_layout),
+	},
+	[KSCRIBE_DUMP_END] = {
+		.name = "statedump_end",
+		.fields = KSCRIBE_TSDL_U64 " _duration_ns;\n" KSCRIBE_TSDL_U64 " _longest_ns;\n"
+			  KSCRIBE_TSDL_U32 " _threads;\n" KSCRIBE_TSDL_U32 " _fds;\n",
+		.layout = kscribe_dump_end_layout,
+		.nr_fields = ARRAY_SIZE(kscribe_dump_end_layout),
+	},
+};
+
+/* The core's own probe: its events are recorded by KSCRIBE_IOCTL_STATEDUMP, hooked nowhere. */
+static struct kscribe_probe kscribe_dump_probe = {
+	.name = "statedump",
+	.events = kscribe_dump_events,
+	.nr_events = ARRAY_SIZE(kscribe_dump_events),
+	.owner = THIS_MODULE,
+};
+
+/**
+ * struct kscribe_dump - one state dump in progress
+ * @start:	when it started (ns, CLOCK_MONOTONIC)
+ * @longest:	the longest time a lock or RCU read section was held for it
+ * @threads:	threads recorded
+ * @fds:	open files recorded
+ * @pid:	the process whose files are being listed
+ * @next_fd:	the descriptor to go on from
+ * @path:	a page for d_path()
+ */
+struct kscribe_dump {
+	u64 start;
+	u64 longest;
+	u32 threads;
+	u32 fds;
+	pid_t pid;
+	unsigned int next_fd;
+	char *path;
+};
+
+/*
+ * Record an event of the dump. The record path runs with preemption
+ * disabled throughout, the read of the event's recording included, so STOP
+ * (which waits for an RCU grace period after unpublishing) never frees
+ * what a record in progress uses.
+ */
+static void kscribe_dump_record(unsigned int which, const void *payload, size_t size)
+{
+	struct kscribe_record rec;
+
+	preempt_disable();
+	if (kscribe_record_begin(&kscribe_dump_events[which], size, &rec)) {
+		if (size)
+			memcpy(rec.payload, payload, size);
+		kscribe_record_end(&rec);
+	}
+	preempt_enable();
+}
+
+static void kscribe_dump_held(struct kscribe_dump *dump, u64 since)
+{
+	dump->longest = max(dump->longest, ktime_get_ns() - since);
+}
+
+/*
+ * Take references to up to KSCRIBE_DUMP_BATCH threads (leaders only: processes)
+ * with the smallest ids from @cursor on, in one walk under RCU. Return: how many.
+ */
+static unsigned int kscribe_dump_collect(struct kscribe_dump *dump, pid_t cursor,
+					 bool leaders, struct task_struct **batch)
+{
+	struct task_struct *g, *t;
+	unsigned int n = 0, i;
+	u64 since = ktime_get_ns();
+	pid_t id;
+
+	rcu_read_lock();
+	for_each_process_thread(g, t) {
+		if (leaders && t != g)
+			continue;
+		id = task_pid_nr(t);
+		if (id < cursor || (n == KSCRIBE_DUMP_BATCH && id > task_pid_nr(batch[n - 1])))
+			continue;
+		i = n < KSCRIBE_DUMP_BATCH ? n++ : n - 1;
+		for (; i && task_pid_nr(batch[i - 1]) > id; i--)
+			batch[i] = batch[i - 1];
+		batch[i] = t;
+	}
+	for (i = 0; i < n; i++)
+		get_task_struct(batch[i]);
+	rcu_read_unlock();
+	kscribe_dump_held(dump, since);
+	return n;
+}
+
+static u32 kscribe_ns_of(struct ns_common *ns)
+{
+	return ns ? ns->inum : 0;
+}
+
+static void kscribe_dump_thread(struct kscribe_dump *dump, struct task_struct *t)
+{
+	struct kscribe_dump_thread p = {
+		.tid = task_pid_nr(t),
+		.pid = task_tgid_nr(t),
+		.prio = t->prio - MAX_RT_PRIO,
+	};
+	struct pid_namespace *pid_ns;
+	struct nsproxy *nsproxy;
+	u64 since;
+
+	rcu_read_lock();
+	p.ppid = task_tgid_nr(rcu_dereference(t->real_parent));
+	pid_ns = task_active_pid_ns(t);
+	p.pid_ns = pid_ns ? pid_ns->ns.inum : 0;
+	rcu_read_unlock();
+	since = ktime_get_ns();
+	task_lock(t);
+	memcpy(p.procname, t->comm, sizeof(p.procname) - 1);
+	nsproxy = t->nsproxy;
+	if (nsproxy) {
+		/* struct mnt_namespace is private to fs/; it starts with its ns_common */
+		p.mnt_ns = kscribe_ns_of((struct ns_common *)nsproxy->mnt_ns);
+		p.net_ns = nsproxy->net_ns->ns.inum;
+		p.cgroup_ns = nsproxy->cgroup_ns->ns.inum;
+	}
+	task_unlock(t);
+	kscribe_dump_held(dump, since);
+	kscribe_dump_record(KSCRIBE_DUMP_THREAD, &p, sizeof(p));
+	dump->threads++;
+}
+
+/* iterate_fd() callback, under the file table's lock: KSCRIBE_DUMP_FDS at a time. */
+static int kscribe_dump_fd(const void *arg, struct file *file, unsigned int fd)
+{
+	struct kscribe_dump *dump = (struct kscribe_dump *)arg;
+	struct kscribe_dump_fd p = { .pid = dump->pid, .fd = fd, .flags = file->f_flags };
+	const char *path = d_path(&file->f_path, dump->path, PAGE_SIZE);
+
+	strscpy(p.path, IS_ERR(path) ? "?" : path, sizeof(p.path));
+	kscribe_dump_record(KSCRIBE_DUMP_FD, &p, offsetof(typeof(p), path) + strlen(p.path) + 1);
+	dump->fds++;
+	dump->next_fd = fd + 1;
+	return dump->next_fd % KSCRIBE_DUMP_FDS == 0;
+}
+
+static void kscribe_dump_files(struct kscribe_dump *dump, struct task_struct *t)
+{
+	int more = 1;
+	u64 since;
+
+	dump->pid = task_tgid_nr(t);
+	dump->next_fd = 0;
+	while (more) {
+		since = ktime_get_ns();
+		task_lock(t);
+		more = t->files ? iterate_fd(t->files, dump->next_fd, kscribe_dump_fd, dump) : 0;
+		task_unlock(t);
+		kscribe_dump_held(dump, since);
+		cond_resched();
+	}
+}
+
+/* Every thread, then every process's open files, a batch at a time. */
+static void kscribe_dump_tasks(struct kscribe_dump *dump, bool files)
+{
+	struct task_struct *batch[KSCRIBE_DUMP_BATCH];
+	unsigned int n, i;
+	pid_t cursor = 0;
+
+	do {
+		n = kscribe_dump_collect(dump, cursor, files, batch);
+		for (i = 0; i < n; i++) {
+			if (files)
+				kscribe_dump_files(dump, batch[i]);
+			else
+				kscribe_dump_thread(dump, batch[i]);
+			cursor = task_pid_nr(batch[i]) + 1;
+			put_task_struct(batch[i]);
+		}
+		cond_resched();
+	} while (n == KSCRIBE_DUMP_BATCH);
+}
+
+static void kscribe_dump_irqs(struct kscribe_dump *dump)
+{
+	struct kscribe_dump_irq p;
+	struct irqaction *action;
+	struct irq_data *data;
+	struct irq_desc *desc;
+	unsigned long flags;
+	unsigned int irq;
+	u64 since;
+
+	for_each_irq_nr(irq) {
+		since = ktime_get_ns();
+		/* descriptors are freed after an RCU grace period */
+		rcu_read_lock();
+		data = irq_get_irq_data(irq);
+		if (data) {
+			desc = irq_data_to_desc(data);
+			raw_spin_lock_irqsave(&desc->lock, flags);
+			for (action = desc->action; action; action = action->next) {
+				p.irq = irq;
+				strscpy(p.name, action->name ? action->name : "", sizeof(p.name));
+				kscribe_dump_record(KSCRIBE_DUMP_IRQ, &p,
+						    offsetof(typeof(p), name) + strlen(p.name) + 1);
+			}
+			raw_spin_unlock_irqrestore(&desc->lock, flags);
+		}
+		rcu_read_unlock();
+		kscribe_dump_held(dump, since);
+	}
+}
+
+static void kscribe_dump_netifs(struct kscribe_dump *dump)
+{
+	struct kscribe_dump_netif p;
+	struct net_device *dev;
+	u64 since = ktime_get_ns();
+
+	rcu_read_lock();
+	for_each_netdev_rcu(&init_net, dev) {
+		p.ifindex = dev->ifindex;
+		p.flags = dev->flags;
+		strscpy(p.name, dev->name, sizeof(p.name));
+		kscribe_dump_record(KSCRIBE_DUMP_NETIF, &p,
+				    offsetof(typeof(p), name) + strlen(p.name) + 1);
+	}
+	rcu_read_unlock();
+	kscribe_dump_held(dump, since);
+}
+
+static void kscribe_dump_cpus(void)
+{
+	struct kscribe_dump_cpu p;
+	unsigned int cpu;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		p.cpu = cpu;
+		p.package = topology_physical_package_id(cpu);
+		p.core = topology_core_id(cpu);
+		p.node = cpu_to_node(cpu);
+		kscribe_dump_record(KSCRIBE_DUMP_CPU, &p, sizeof(p));
+	}
+	cpus_read_unlock();
+}
+
+/*
+ * Record the state the running recording starts in: CPUs, network
+ * interfaces, interrupt handlers, threads, open files. Process context; it
+ * sleeps between batches and holds no lock for more than one batch.
+ */
+static int kscribe_statedump(void)
+{
+	struct kscribe_dump dump = { .start = ktime_get_ns() };
+	struct kscribe_dump_end end;
+
+	dump.path = (char *)__get_free_page(GFP_KERNEL);
+	if (!dump.path)
+		return -ENOMEM;
+	kscribe_dump_record(KSCRIBE_DUMP_START, NULL, 0);
+	kscribe_dump_cpus();
+	kscribe_dump_netifs(&dump);
+	kscribe_dump_irqs(&dump);
+	kscribe_dump_tasks(&dump, false);
+	kscribe_dump_tasks(&dump, true);
+	end.duration_ns = ktime_get_ns() - dump.start;
+	end.longest_ns = dump.longest;
+	end.threads = dump.threads;
+	end.fds = dump.fds;
+	kscribe_dump_record(KSCRIBE_DUMP_END, &end, sizeof(end));
+	free_page((unsigned long)dump.path);
+	return 0;
+}
+
 /* ---- ioctls ---- */
 
 static bool kscribe_cpu_ok(u32 cpu)
@@ -1867,7 +2296,7 @@ static long kscribe_ioctl_version(void __user *uarg)
 		.patchlevel = KSCRIBE_VERSION_PATCHLEVEL,
 		.abi = KSCRIBE_ABI_VERSION,
 		.features = KSCRIBE_FEATURE_STOP_ANY | KSCRIBE_FEATURE_CONTEXTS |
-			    KSCRIBE_FEATURE_FILTERS,
+			    KSCRIBE_FEATURE_FILTERS | KSCRIBE_FEATURE_STATEDUMP,
 	};
 
 	if (copy_to_user(uarg, &version, sizeof(version)))
@@ -2228,6 +2657,25 @@ static long kscribe_ioctl_filter_stats(struct kscribe_session *session, void __u
 	return ret;
 }
 
+static long kscribe_ioctl_statedump(unsigned long arg)
+{
+	struct kscribe_recording *recording;
+	long ret;
+
+	if (arg)
+		return -EINVAL;
+	mutex_lock(&kscribe_lock);
+	recording = kscribe_running;
+	if (recording)
+		kref_get(&recording->ref);
+	mutex_unlock(&kscribe_lock);
+	if (!recording)
+		return -ENOENT;
+	ret = kscribe_statedump();
+	kscribe_recording_put(recording);
+	return ret;
+}
+
 static long kscribe_ioctl_status(struct kscribe_session *session, void __user *uarg)
 {
 	struct kscribe_recording *recording;
@@ -2451,6 +2899,8 @@ static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return kscribe_ioctl_set_filter(session, uarg);
 	case KSCRIBE_IOCTL_FILTER_STATS:
 		return kscribe_ioctl_filter_stats(session, uarg);
+	case KSCRIBE_IOCTL_STATEDUMP:
+		return kscribe_ioctl_statedump(arg);
 	case KSCRIBE_IOCTL_START:
 	case KSCRIBE_IOCTL_FLUSH:
 		break;
@@ -2560,6 +3010,7 @@ static int __init kscribe_init(void)
 	BUILD_BUG_ON(sizeof(struct kscribe_rb_header) != 4);
 	BUILD_BUG_ON(ARRAY_SIZE(kscribe_perf_config) != KSCRIBE_NR_PERF);
 	BUILD_BUG_ON(KSCRIBE_SCRATCH_SIZE < KSCRIBE_PAYLOAD_MAX);
+	BUILD_BUG_ON(TASK_COMM_LEN != 16);	/* the procname of statedump_thread */
 	BUILD_BUG_ON(KSCRIBE_FILTER_STACK_MAX + 1 > U8_MAX);
 	BUILD_BUG_ON(KSCRIBE_MAX_EVENTS - 1 > U16_MAX);
 	BUILD_BUG_ON(KSCRIBE_PAYLOAD_MAX > U16_MAX);
@@ -2576,9 +3027,15 @@ static int __init kscribe_init(void)
 		}
 	}
 
+	ret = kscribe_probe_register(&kscribe_dump_probe);
+	if (ret) {
+		kscribe_scratch_free();
+		return ret;
+	}
 	ret = misc_register(&kscribe_miscdev);
 	if (ret) {
 		pr_err("cannot register /dev/%s (%d)\n", kscribe_miscdev.name, ret);
+		kscribe_probe_unregister(&kscribe_dump_probe);
 		kscribe_scratch_free();
 		return ret;
 	}
@@ -2592,6 +3049,7 @@ module_init(kscribe_init);
 static void __exit kscribe_exit(void)
 {
 	misc_deregister(&kscribe_miscdev);
+	kscribe_probe_unregister(&kscribe_dump_probe);
 	/* Probe modules and open files hold references: none can be left. */
 	WARN_ON(!list_empty(&kscribe_probes));
 	WARN_ON(kscribe_running);

@@ -61,6 +61,8 @@ static void usage(FILE *out)
 		"  stats      print every event's hits and the current recording's counters\n"
 		"  stop       stop the running recording, whoever started it\n"
 		"  contexts   list the per-event contexts and whether they can be recorded\n"
+		"  statedump  record the state dump (threads, open files, interrupts, network\n"
+		"             interfaces, CPUs) again into the running recording\n"
 		"  fields PATTERN\n"
 		"             list the fields of the events PATTERN selects, as -f names them\n"
 		"  pause PATTERN, resume PATTERN\n"
@@ -76,7 +78,8 @@ static void usage(FILE *out)
 		"             events of the -e before it for which FILTER holds, e.g.\n"
 		"             'filename == \"/etc/*\" && tid != 1': fields and contexts compared\n"
 		"             with numbers (== != < <= > >=) or text with \"globs\" (== !=),\n"
-		"             joined with && || ! and parentheses\n"
+		"             joined with && || ! and parentheses; a recording of the statedump\n"
+		"             events (as \"*\" selects) starts with a state dump\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help print this help\n",
@@ -1295,6 +1298,33 @@ fail:
 	return 1;
 }
 
+/* Does the recording hold the state dump's events? Then it starts with one. */
+static bool dumps_state(const struct recorder *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_events; i++) {
+		if (!strncmp(r->events[i].name, "statedump_", strlen("statedump_")))
+			return true;
+	}
+	return false;
+}
+
+static int statedump(int fd)
+{
+	if (ioctl(fd, KSCRIBE_IOCTL_STATEDUMP, 0) < 0) {
+		if (errno == ENOENT)
+			return fail("no recording is running");
+		return error("KSCRIBE_IOCTL_STATEDUMP");
+	}
+	return 0;
+}
+
+static int cmd_statedump(int fd)
+{
+	return statedump(fd);
+}
+
 static int parse_size(const char *text, unsigned long long *size)
 {
 	unsigned long long value, unit = 1;
@@ -1586,7 +1616,8 @@ static int cmd_record(int fd, int argc, char **argv)
 			return fail("another recording is running");
 		return error("KSCRIBE_IOCTL_START");
 	}
-	if (get_status(fd, &r.status) || open_streams(&r) || write_metadata(&r, &version))
+	if (get_status(fd, &r.status) || open_streams(&r) || write_metadata(&r, &version) ||
+	    (dumps_state(&r) && statedump(fd)))
 		goto stop;
 
 	child = spawn(argv + optind, &mask);
@@ -1649,6 +1680,8 @@ int main(int argc, char **argv)
 		cmd = cmd_stop;
 	} else if (!strcmp(argv[1], "contexts")) {
 		cmd = cmd_contexts;
+	} else if (!strcmp(argv[1], "statedump")) {
+		cmd = cmd_statedump;
 	} else if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume") ||
 		   !strcmp(argv[1], "fields")) {
 		if (argc != 3) {

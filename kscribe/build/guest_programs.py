@@ -21,6 +21,7 @@ PROGRAMS = {
     "kscribe-loop": paths.GUEST_SOURCES / "syscall-loop.c",
     "kscribe-fuzz": paths.GUEST_SOURCES / "ioctl-fuzz.c",
     "kscribe-abi-check": paths.GUEST_SOURCES / "abi-check.c",
+    "kscribe-threads": paths.GUEST_SOURCES / "threads.c",
 }
 # the workload built for the arch's compat_guest, where it has one
 COMPAT_WORKLOAD = "kscribe-workload32"

@@ -34,6 +34,29 @@ static void fail(const char *what)
 	exit(1);
 }
 
+/*
+ * Ask for a state dump while the file is open: it must list this process
+ * (and its parent) and the file at its descriptor.
+ */
+static void statedump(int fd)
+{
+	pid_t child;
+	int status;
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		fail("fork");
+	if (child == 0) {
+		execlp("kscribectl", "kscribectl", "statedump", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+		fail("waitpid");
+	printf("WORKLOAD statedump_fd=%d\n", fd);
+	printf("WORKLOAD statedump_rc=%d\n", WEXITSTATUS(status));
+}
+
 /* Who this process is, as the events' contexts must say it. */
 static void print_identity(void)
 {
@@ -80,6 +103,8 @@ int main(int argc, char **argv)
 	if (write(fd, buf, WRITE_BYTES) != WRITE_BYTES)
 		fail("write");
 	printf("WORKLOAD write=%d\n", WRITE_BYTES);
+	if (getenv("KSCRIBE_STATEDUMP"))
+		statedump(fd);
 	memset(&addr, 0xab, sizeof(addr));
 	if (getsockname(fd, (struct sockaddr *)&addr, &addrlen) == 0)
 		fail("getsockname of a file");

@@ -82,6 +82,8 @@
 #define KSCRIBE_FEATURE_CONTEXTS	0x2U
 /* event filters: KSCRIBE_IOCTL_EVENT_FIELD, KSCRIBE_IOCTL_SET_FILTER, KSCRIBE_IOCTL_FILTER_STATS */
 #define KSCRIBE_FEATURE_FILTERS		0x4U
+/* the statedump events and KSCRIBE_IOCTL_STATEDUMP */
+#define KSCRIBE_FEATURE_STATEDUMP	0x8U
 
 /* kscribe_stream_open.flags */
 #define KSCRIBE_STREAM_NONBLOCK	0x1U	/* read() does not wait: -EAGAIN */
@@ -534,5 +536,8 @@ struct kscribe_record_lost {
 
 /* per-CPU count of the events the current recording's filters left out */
 #define KSCRIBE_IOCTL_FILTER_STATS	_IOWR(KSCRIBE_IOC_MAGIC, 0x10, struct kscribe_filter_stats)
+
+/* record the state dump (the statedump:* events) into the running recording (-ENOENT: none runs) */
+#define KSCRIBE_IOCTL_STATEDUMP		_IO(KSCRIBE_IOC_MAGIC, 0x11)
 
 #endif /* _UAPI_LINUX_KSCRIBE_H */
