@@ -173,9 +173,10 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
                 outdir=dest, append=append)
 
 
-# What the end-to-end trace records by default: every tracepoint event and every syscall,
-# each with every context a CPU without a PMU can record.
-DEFAULT_RECORD = ["-e", "*", "-c", ",".join(contexts.task_contexts())]
+def default_record() -> list[str]:
+    """What the end-to-end trace records by default: every tracepoint event and every
+    syscall, each with every context a CPU without a PMU can record."""
+    return ["-e", "*", "-c", ",".join(contexts.task_contexts())]
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
     boot verdict and events per type) beside the build's ``metadata.json``.
     """
     v, run = guest_run(name, settings, "trace-boot", append=append,
-                       record=record or DEFAULT_RECORD)
+                       record=record or default_record())
     if not v.ok:
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
@@ -537,7 +538,7 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
     if selftest.is_file():
         programs["kscribe_test"] = selftest
     v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=modules, programs=programs, outdir=dest, record=DEFAULT_RECORD)
+             modules=modules, programs=programs, outdir=dest, record=default_record())
     if earlier:
         refused = _refused((dest / "console.log").read_text(errors="replace"), earlier)
         if refused:

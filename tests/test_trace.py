@@ -261,6 +261,36 @@ def test_the_state_dump_names_the_workload_its_parent_and_its_open_file(traced):
     assert any(e.fields["name"] for e in res.events if e.name == "statedump_irq")
 
 
+def test_a_ctf2_trace_reads_as_its_ctf18_twin(traced, tmp_path, settings):
+    """kscribectl --ctf 2 writes CTF 2 metadata (JSON fragments) for the same streams; a
+    reader of CTF 2 (babeltrace2 2.1, trixie's) reads every event, and the workload's syscalls
+    come out as in the CTF 1.8 trace, field by field where the run does not change them."""
+    _, res, console, printed, _ = traced
+    trace = extract(console, tmp_path / "ctf2", tag="CTF2")
+    assert (trace / "metadata").read_bytes().startswith(b"\x1e{\"type\":\"preamble\"")
+    events = parse(babeltrace(trace, ctf2_settings=settings))
+    assert len(events) > 1000 and all(list(e.context) == ["tid", "pid", "procname"]
+                                      for e in events)
+
+    def workload(evs):
+        return [e for e in evs if e.name.startswith("syscall_")
+                and e.context.get("procname") == filters.PROCNAME]
+    assert sorted(e.name for e in workload(events)) == sorted(e.name for e in workload(res.events))
+    same = {"syscall_entry_openat": ("dfd", "filename", "flags", "mode"),
+            "syscall_entry_write": ("fd", "count"),
+            "syscall_exit_getsockname": ("ret", "usockaddr"),
+            "syscall_entry_nanosleep": ("rqtp",), "syscall_entry_clock_nanosleep": ("rqtp",)}
+    for name, keys in same.items():
+        assert [[e.fields[k] for k in keys] for e in workload(events) if e.name == name] == \
+            [[e.fields[k] for k in keys] for e in workload(res.events) if e.name == name], name
+    # text arrays, enumerations and the state dump's strings read as in CTF 1.8
+    kinds = {e.name: e.fields for e in events}
+    assert isinstance(kinds["sched_switch"]["prev_comm"], str)
+    assert kinds["softirq_entry"]["vec"] in ("TIMER", "RCU", "SCHED", "NET_RX", "TASKLET",
+                                             "HRTIMER", "BLOCK", "NET_TX", "IRQ_POLL", "HI")
+    assert any(e.fields["path"] == printed["file"] for e in events if e.name == "statedump_fd")
+
+
 def test_both_readers_agree(traced):
     """babeltrace 1.5, an independent CTF reader, reads the same events and values."""
     _, res, _, _, _ = traced

@@ -76,9 +76,13 @@ def test_the_in_tree_core_has_no_out_of_tree_construct():
     p = plan.load()
     text = (paths.KERNEL_MODULE / "core/kscribe_core.c").read_text()
     intree = render.apply_edits(p, "core/kscribe_core.c", text, "7.2.13")
-    for gone in ("__builtin_types_compatible_p", "#ifndef kzalloc_obj", "kscribe_rb_commit",
-                 "MODULE_VERSION", "older kernels"):
+    for gone in ("__builtin_types_compatible_p", "kscribe_rb_commit", "MODULE_VERSION",
+                 "older kernels"):
         assert gone in text and gone not in intree, gone
+    header = (paths.KERNEL_MODULE / "core/kscribe_core.h").read_text()
+    intree_header = render.apply_edits(p, "core/kscribe_core.h", header, "7.2.13")
+    for gone in ("#ifndef kzalloc_obj", "older kernels"):
+        assert gone in header and gone not in intree_header, gone
     assert intree.count("ring_buffer_unlock_commit(rec->recording->buffer);") == 1
     # a base older than the edits are right for is refused, not rendered wrong
     with pytest.raises(KscribeError, match="needs a base kernel of 7.0 or later, not 6.1.1"):
@@ -104,7 +108,7 @@ def test_bulk_is_two_patches_that_apply_and_pass_checkpatch(bulk, settings):
         assert p.bytes < 300_000, (p.subject, p.bytes)
         assert Path(p.file).is_file()
     added = sum(p.added for p in s.patches)
-    assert 8_000 < added < 12_000, added
+    assert 8_000 < added < 16_000, added
     assert set(s.sloc) == {f.name for f in plan.load().facets}
     # every file the series adds was asked about: all it touches but the six it changes
     # (MAINTAINERS, two Kconfig/Makefile hook-ups, the trace index, the ioctl table and the

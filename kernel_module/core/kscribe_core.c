@@ -2208,7 +2208,9 @@ static void kscribe_dump_irqs(struct kscribe_dump *dump)
 			raw_spin_lock_irqsave(&desc->lock, flags);
 			for (action = desc->action; action; action = action->next) {
 				p.irq = irq;
-				strscpy(p.name, action->name ? action->name : "", sizeof(p.name));
+				/* a handler registered without a name is said to be one */
+				strscpy(p.name, action->name && *action->name ? action->name :
+					"(unnamed)", sizeof(p.name));
 				kscribe_dump_record(KSCRIBE_DUMP_IRQ, &p,
 						    offsetof(typeof(p), name) + strlen(p.name) + 1);
 			}

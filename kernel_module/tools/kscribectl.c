@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kscribectl: control the kscribe tracer through /dev/kscribe and record
- * CTF 1.8 traces, every event with the per-event contexts asked for.
+ * CTF traces (1.8, or 2 with --ctf 2), every event with the per-event
+ * contexts asked for.
  *
  * Built statically, for each target architecture, against the uapi header
  * only (-I kernel_module/include); see kscribe/build.py.
@@ -69,7 +70,7 @@ static void usage(FILE *out)
 		"             stop or go on recording the events of the running recording\n"
 		"             that PATTERN matches (as for record -e)\n"
 		"  record [-e PATTERN [-f FILTER]]... [--all-syscalls] [-c CONTEXT[,CONTEXT]...]...\n"
-		"         [-b BYTES_PER_CPU] [--overwrite] -o DIR -- COMMAND [ARGS]...\n"
+		"         [-b BYTES_PER_CPU] [--overwrite] [--ctf 1.8|2] -o DIR -- COMMAND [ARGS]...\n"
 		"             record the selected events (default: all) while COMMAND runs,\n"
 		"             into a CTF trace in DIR; PATTERN is \"probe:event\" or \"event\",\n"
 		"             with shell globs; a system call name selects its entry and exit;\n"
@@ -391,6 +392,7 @@ struct recorder {
 	int dev;
 	uint64_t contexts;	/* KSCRIBE_CTX_* bits of every event */
 	bool filtered;		/* some events have a filter */
+	bool ctf2;		/* CTF 2 metadata instead of CTF 1.8 */
 	const char *dir;
 	int dirfd;		/* the output directory, opened without following links */
 	struct kscribe_clock clock;
@@ -1203,6 +1205,474 @@ static int write_event_context(const struct recorder *r, FILE *f)
 	return 0;
 }
 
+/*
+ * CTF 2 metadata: JSON fragments, each after a record separator, describing
+ * the same streams as the CTF 1.8 metadata. The kernel describes an event's
+ * fields in TSDL; the forms it writes (integers, enumerations, strings,
+ * structures, arrays, variants on an enumeration) are translated here.
+ */
+
+#define JSON_RS		0x1e
+/* the start of a structure field class, its member classes to follow */
+#define JSON_STRUCT	"{\"type\":\"structure\",\"member-classes\":["
+#define TSDL_SEEN	64
+
+struct tsdl {
+	const char *at;
+	const char *error;	/* where the text stopped making sense */
+	/* the enumerations read so far at the top level: variants select on them */
+	char names[TSDL_SEEN][KSCRIBE_NAME_LEN];
+	char *mappings[TSDL_SEEN];
+	unsigned int nr_seen;
+};
+
+static const char *json_byte_order(void)
+{
+	return strcmp(byte_order(), "le") ? "big-endian" : "little-endian";
+}
+
+static void tsdl_space(struct tsdl *t)
+{
+	t->at += strspn(t->at, " \t\n");
+}
+
+static bool tsdl_take(struct tsdl *t, const char *token)
+{
+	tsdl_space(t);
+	if (strncmp(t->at, token, strlen(token)))
+		return false;
+	t->at += strlen(token);
+	return true;
+}
+
+/* Fail at the current place, unless an earlier failure was recorded. */
+static bool tsdl_fail(struct tsdl *t)
+{
+	if (!t->error)
+		t->error = t->at;
+	return false;
+}
+
+static bool tsdl_expect(struct tsdl *t, const char *token)
+{
+	return tsdl_take(t, token) || tsdl_fail(t);
+}
+
+/* A name or a number into @out. */
+static bool tsdl_word(struct tsdl *t, char *out, size_t size)
+{
+	size_t n;
+
+	tsdl_space(t);
+	n = strspn(t->at, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+	if (!n || n >= size)
+		return tsdl_fail(t);
+	memcpy(out, t->at, n);
+	out[n] = '\0';
+	t->at += n;
+	return true;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc((unsigned char)*s >= ' ' ? *s : ' ', f);
+	}
+	fputc('"', f);
+}
+
+/* CTF 1.8 readers show names without their leading '_': so do these. */
+static const char *ctf2_name(const char *name)
+{
+	return name[0] == '_' ? name + 1 : name;
+}
+
+static void json_integer(FILE *f, bool is_signed, unsigned int bits, unsigned int base,
+			 const char *role, const char *mappings)
+{
+	fprintf(f, "{\"type\":\"fixed-length-%s-integer\",", is_signed ? "signed" : "unsigned");
+	fprintf(f, "\"length\":%u,\"byte-order\":\"%s\",\"alignment\":8", bits, json_byte_order());
+	if (base != 10)
+		fprintf(f, ",\"preferred-display-base\":%u", base);
+	if (role)
+		fprintf(f, ",\"roles\":[\"%s\"]", role);
+	if (mappings)
+		fprintf(f, ",\"mappings\":%s", mappings);
+	fputc('}', f);
+}
+
+struct tsdl_int {
+	unsigned int bits;
+	unsigned int base;
+	bool is_signed;
+	bool text;
+};
+
+/* { size = 32; align = 8; signed = 1; encoding = none; base = 10; } */
+static bool tsdl_integer(struct tsdl *t, struct tsdl_int *i)
+{
+	char key[32], value[32];
+
+	*i = (struct tsdl_int){ .base = 10 };
+	if (!tsdl_expect(t, "{"))
+		return false;
+	while (!tsdl_take(t, "}")) {
+		if (!tsdl_word(t, key, sizeof(key)) || !tsdl_expect(t, "=") ||
+		    !tsdl_word(t, value, sizeof(value)) || !tsdl_expect(t, ";"))
+			return false;
+		if (!strcmp(key, "size"))
+			i->bits = atoi(value);
+		else if (!strcmp(key, "base"))
+			i->base = atoi(value);
+		else if (!strcmp(key, "signed"))
+			i->is_signed = !strcmp(value, "1") || !strcmp(value, "true");
+		else if (!strcmp(key, "encoding"))
+			i->text = !strcmp(value, "UTF8");
+	}
+	return i->bits > 0 || tsdl_fail(t);
+}
+
+/* { "label" = 0, "other" = 1 ... 3 } as CTF 2 mappings, into a new string. */
+static char *tsdl_mappings(struct tsdl *t)
+{
+	char label[KSCRIBE_NAME_LEN], from[24], to[24], *out = NULL;
+	const char *end;
+	size_t size;
+	FILE *m = open_memstream(&out, &size);
+	bool ok = m && tsdl_expect(t, "{");
+
+	if (m)
+		fputc('{', m);
+	while (ok && !tsdl_take(t, "}")) {
+		fputs(ftell(m) > 1 ? "," : "", m);
+		end = tsdl_expect(t, "\"") ? strchr(t->at, '"') : NULL;
+		if (!end || end - t->at >= (long)sizeof(label)) {
+			ok = tsdl_fail(t);
+			break;
+		}
+		snprintf(label, sizeof(label), "%.*s", (int)(end - t->at), t->at);
+		t->at = end + 1;
+		ok = tsdl_expect(t, "=") && tsdl_word(t, from, sizeof(from));
+		snprintf(to, sizeof(to), "%s", from);
+		if (ok && tsdl_take(t, "..."))
+			ok = tsdl_word(t, to, sizeof(to));
+		json_string(m, label);
+		fprintf(m, ":[[%s,%s]]", from, to);
+		tsdl_take(t, ",");
+	}
+	if (m) {
+		fputc('}', m);
+		fclose(m);
+	}
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void tsdl_members(struct tsdl *t, FILE *f, const char *end, bool top);
+
+/* Where a length or a selector is: a field @name of the event's payload. */
+static void json_location(FILE *f, const char *name)
+{
+	fprintf(f, "{\"origin\":\"event-record-payload\",\"path\":[\"%s\"]}", ctf2_name(name));
+}
+
+/* An array (a string, of UTF-8 chars) of @length: a number, or the field counting it. */
+static void json_array(FILE *f, bool text, const char *length, const char *element)
+{
+	bool dynamic = length[0] == '_';
+
+	fprintf(f, "{\"type\":\"%s-length-%s\",", dynamic ? "dynamic" : "static",
+		text ? "string" : "array");
+	if (dynamic) {
+		fprintf(f, "\"length-field-location\":");
+		json_location(f, length);
+	} else {
+		fprintf(f, "\"length\":%s", length);
+	}
+	if (!text)
+		fprintf(f, ",\"element-field-class\":%s", element);
+	fputc('}', f);
+}
+
+/* Is there another declaration before @end ("" for the end of the text)? */
+static bool tsdl_more(struct tsdl *t, const char *end)
+{
+	if (t->error)
+		return false;
+	if (*end)
+		return !tsdl_take(t, end);
+	tsdl_space(t);
+	return *t->at;
+}
+
+/* The selector range of variant option @label: "lo,hi" of its enumeration's mapping. */
+static bool tsdl_option_range(struct tsdl *t, const char *selector, const char *label,
+			      char *range, size_t size)
+{
+	char key[KSCRIBE_NAME_LEN + 8];
+	const char *found = NULL;
+	unsigned int k;
+
+	snprintf(key, sizeof(key), "\"%s\":[[", label);
+	for (k = 0; k < t->nr_seen && !found; k++) {
+		if (!strcmp(t->names[k], selector))
+			found = strstr(t->mappings[k], key);
+	}
+	if (!found)
+		return tsdl_fail(t);
+	snprintf(range, size, "%.*s", (int)strcspn(found + strlen(key), "]"),
+		 found + strlen(key));
+	return true;
+}
+
+/*
+ * The field class at t->at, as JSON into @f. @text: it is a UTF-8 char (an
+ * array of them is a string); @mappings: an enumeration's, for variants.
+ */
+static void tsdl_class(struct tsdl *t, FILE *f, bool *text, char **mappings)
+{
+	char selector[KSCRIBE_NAME_LEN], label[KSCRIBE_NAME_LEN], range[64], *option;
+	struct tsdl_int i;
+	bool first;
+	size_t size;
+	FILE *o;
+
+	*text = false;
+	if (tsdl_take(t, "integer")) {
+		if (tsdl_integer(t, &i))
+			json_integer(f, i.is_signed, i.bits, i.base, NULL, NULL);
+		*text = i.text && i.bits == 8;
+	} else if (tsdl_take(t, "enum")) {
+		if (!tsdl_expect(t, ":") || !tsdl_expect(t, "integer") || !tsdl_integer(t, &i))
+			return;
+		*mappings = tsdl_mappings(t);
+		if (*mappings)
+			json_integer(f, i.is_signed, i.bits, 10, NULL, *mappings);
+	} else if (tsdl_take(t, "string")) {
+		/* { encoding = UTF8; } or nothing */
+		if (tsdl_take(t, "{")) {
+			t->at += strcspn(t->at, "}");
+			if (!tsdl_expect(t, "}"))
+				return;
+		}
+		fprintf(f, "{\"type\":\"null-terminated-string\"}");
+	} else if (tsdl_take(t, "struct")) {
+		if (!tsdl_expect(t, "{"))
+			return;
+		fprintf(f, JSON_STRUCT);
+		tsdl_members(t, f, "}", false);
+		fprintf(f, "]}");
+	} else if (tsdl_take(t, "variant")) {
+		if (!tsdl_expect(t, "<") || !tsdl_word(t, selector, sizeof(selector)) ||
+		    !tsdl_expect(t, ">") || !tsdl_expect(t, "{"))
+			return;
+		fprintf(f, "{\"type\":\"variant\",\"selector-field-location\":");
+		json_location(f, selector);
+		fprintf(f, ",\"options\":[");
+		for (first = true; tsdl_more(t, "}"); first = false) {
+			option = NULL;
+			o = open_memstream(&option, &size);
+			if (!o) {
+				tsdl_fail(t);
+				return;
+			}
+			tsdl_class(t, o, text, mappings);
+			fclose(o);
+			if (tsdl_word(t, label, sizeof(label)) && tsdl_expect(t, ";") &&
+			    tsdl_option_range(t, selector, label, range, sizeof(range))) {
+				fprintf(f, "%s{\"name\":\"%s\",", first ? "" : ",", label);
+				fprintf(f, "\"selector-field-ranges\":[[%s]],", range);
+				fprintf(f, "\"field-class\":%s}", option);
+			}
+			free(option);
+		}
+		fprintf(f, "]}");
+	} else {
+		tsdl_fail(t);
+	}
+}
+
+/* Declarations up to @end as the member classes of a structure; @top: an event's own. */
+static void tsdl_members(struct tsdl *t, FILE *f, const char *end, bool top)
+{
+	char name[KSCRIBE_NAME_LEN], length[KSCRIBE_NAME_LEN], *class, *mappings;
+	bool text, first = true;
+	size_t size;
+	FILE *c;
+
+	while (tsdl_more(t, end)) {
+		class = NULL;
+		mappings = NULL;
+		c = open_memstream(&class, &size);
+		if (!c) {
+			tsdl_fail(t);
+			return;
+		}
+		tsdl_class(t, c, &text, &mappings);
+		fclose(c);
+		if (!t->error && tsdl_word(t, name, sizeof(name))) {
+			fprintf(f, "%s{\"name\":\"%s\",\"field-class\":", first ? "" : ",",
+				ctf2_name(name));
+			first = false;
+			if (!tsdl_take(t, "["))
+				fputs(class, f);
+			else if (tsdl_word(t, length, sizeof(length)) && tsdl_expect(t, "]"))
+				json_array(f, text, length, class);
+			fputc('}', f);
+			tsdl_expect(t, ";");
+		}
+		if (top && mappings && t->nr_seen < TSDL_SEEN) {
+			snprintf(t->names[t->nr_seen], sizeof(t->names[0]), "%s", name);
+			t->mappings[t->nr_seen++] = mappings;
+		} else {
+			free(mappings);
+		}
+		free(class);
+	}
+}
+
+/* An event's TSDL fields as a CTF 2 structure; 1 with a message if they cannot be read. */
+static int json_payload(FILE *f, const char *event, const char *fields)
+{
+	struct tsdl t = { .at = fields };
+	unsigned int k;
+
+	fprintf(f, JSON_STRUCT);
+	tsdl_members(&t, f, "", true);
+	fprintf(f, "]}");
+	for (k = 0; k < t.nr_seen; k++)
+		free(t.mappings[k]);
+	if (t.error)
+		return fail("%s: cannot translate its fields to CTF 2 at '%.40s'", event, t.error);
+	return 0;
+}
+
+static void json_member(FILE *f, bool first, const char *name)
+{
+	fprintf(f, "%s{\"name\":", first ? "" : ",");
+	json_string(f, name);
+	fprintf(f, ",\"field-class\":");
+}
+
+/* A fragment: the record separator, then @json. */
+static void json_fragment(FILE *f, const char *json)
+{
+	fputc(JSON_RS, f);
+	fputs(json, f);
+}
+
+static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version *version,
+			       FILE *f)
+{
+	static const struct { const char *name; unsigned int bits; const char *role; } packet[] = {
+		{ "timestamp_begin", 64, "default-clock-timestamp" },
+		{ "timestamp_end", 64, "packet-end-default-clock-timestamp" },
+		{ "content_size", 64, "packet-content-length" },
+		{ "packet_size", 64, "packet-total-length" },
+		{ "events_discarded", 64, "discarded-event-record-counter-snapshot" },
+		{ "cpu_id", 32, NULL },
+	};
+	int64_t offset = r->clock.realtime_offset_ns;
+	struct kscribe_context_info info;
+	struct utsname uts;
+	unsigned int i;
+	bool first;
+
+	if (uname(&uts))
+		memset(&uts, 0, sizeof(uts));
+	json_fragment(f, "{\"type\":\"preamble\",\"version\":2}\n");
+
+	json_fragment(f, "{\"type\":\"trace-class\",\"uid\":");
+	json_string(f, r->trace_uuid);
+	fprintf(f, ",\"environment\":{\"domain\":\"kernel\",\"sysname\":");
+	json_string(f, uts.sysname);
+	fprintf(f, ",\"hostname\":");
+	json_string(f, uts.nodename);
+	fprintf(f, ",\"kernel_release\":");
+	json_string(f, uts.release);
+	fprintf(f, ",\"kernel_version\":");
+	json_string(f, uts.version);
+	fprintf(f, ",\"machine\":");
+	json_string(f, uts.machine);
+	fprintf(f, ",\"tracer_name\":\"kscribe\",\"tracer_major\":%u,", version->major);
+	fprintf(f, "\"tracer_minor\":%u,\"tracer_patchlevel\":%u,", version->minor,
+		version->patchlevel);
+	fprintf(f, "\"kscribe_abi\":%u,\"kscribe_buffer_size\":%llu,", version->abi,
+		(unsigned long long)r->status.buffer_size);
+	fprintf(f, "\"kscribe_buffer_mode\":\"%s\",", mode_name(r->status.mode));
+	fprintf(f, "\"kscribe_kernel_addresses\":\"%s\"},",
+		r->status.flags & KSCRIBE_STATUS_KPTRS_HIDDEN ? "hidden" : "shown");
+	fprintf(f, "\"packet-header-field-class\":%s", JSON_STRUCT);
+	json_member(f, true, "magic");
+	json_integer(f, false, 32, 16, "packet-magic-number", NULL);
+	fprintf(f, "},");
+	json_member(f, true, "stream_id");
+	json_integer(f, false, 32, 10, "data-stream-class-id", NULL);
+	fprintf(f, "}]}}\n");
+
+	json_fragment(f, "{\"type\":\"clock-class\",\"id\":\"trace_clock_local\",");
+	fprintf(f, "\"name\":\"trace_clock_local\",\"description\":");
+	json_string(f, CLOCK_DESCRIPTION);
+	fprintf(f, ",\"frequency\":%llu,\"precision\":%llu,\"origin\":\"unix-epoch\",",
+		(unsigned long long)r->clock.freq, (unsigned long long)r->clock.uncertainty_ns);
+	fprintf(f, "\"offset-from-origin\":{\"seconds\":%lld,\"cycles\":%lld}}\n",
+		(long long)(offset / 1000000000 - (offset % 1000000000 < 0)),
+		(long long)((offset % 1000000000 + 1000000000) % 1000000000));
+
+	json_fragment(f, "{\"type\":\"data-stream-class\",\"id\":0,");
+	fprintf(f, "\"default-clock-class-id\":\"trace_clock_local\",");
+	fprintf(f, "\"packet-context-field-class\":%s", JSON_STRUCT);
+	for (i = 0; i < ARRAY_SIZE(packet); i++) {
+		json_member(f, !i, packet[i].name);
+		json_integer(f, false, packet[i].bits, 10, packet[i].role, NULL);
+		fputc('}', f);
+	}
+	fprintf(f, "]},\"event-record-header-field-class\":%s", JSON_STRUCT);
+	json_member(f, true, "id");
+	json_integer(f, false, 16, 10, "event-record-class-id", NULL);
+	fprintf(f, "},");
+	json_member(f, true, "timestamp");
+	json_integer(f, false, 64, 10, "default-clock-timestamp", NULL);
+	fprintf(f, "}]}");
+	if (r->contexts) {
+		fprintf(f, ",\"event-record-common-context-field-class\":%s", JSON_STRUCT);
+		for (i = 0, first = true; i < 64; i++) {
+			if (!(r->contexts & (1ULL << i)))
+				continue;
+			if (context_info(r->dev, i, &info))
+				return fail("context %u: no description", i);
+			json_member(f, first, info.name);
+			first = false;
+			if (info.type == KSCRIBE_TYPE_TEXT)
+				fprintf(f, "{\"type\":\"static-length-string\",\"length\":%u}",
+					info.size);
+			else
+				json_integer(f, info.type == KSCRIBE_TYPE_SIGNED, info.size * 8, 10,
+					     NULL, NULL);
+			fputc('}', f);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "}\n");
+
+	for (i = 0; i < r->nr_events; i++) {
+		json_fragment(f, "{\"type\":\"event-record-class\",\"name\":");
+		json_string(f, r->events[i].name);
+		fprintf(f, ",\"id\":%u,\"data-stream-class-id\":0,\"payload-field-class\":",
+			r->events[i].id);
+		if (json_payload(f, r->events[i].name, r->events[i].fields))
+			return 1;
+		fprintf(f, "}\n");
+	}
+	return 0;
+}
+
 static int write_metadata(struct recorder *r, const struct kscribe_version *version)
 {
 	int64_t offset = r->clock.realtime_offset_ns;
@@ -1228,6 +1698,13 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	if (!f) {
 		close(fd);
 		return error(path);
+	}
+	if (r->ctf2) {
+		if (write_metadata_ctf2(r, version, f))
+			goto fail;
+		if (fclose(f))
+			return error(path);
+		return 0;
 	}
 
 	fprintf(f, "/* CTF 1.8 */\n\n");
@@ -1497,6 +1974,7 @@ static int cmd_record(int fd, int argc, char **argv)
 		{ "all-syscalls", no_argument, NULL, 'S' },
 		{ "context", required_argument, NULL, 'c' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "ctf", required_argument, NULL, 'C' },
 		{ "buffer-size", required_argument, NULL, 'b' },
 		{ "overwrite", no_argument, NULL, 'O' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1554,6 +2032,11 @@ static int cmd_record(int fd, int argc, char **argv)
 			break;
 		case 'O':
 			config.mode = KSCRIBE_MODE_OVERWRITE;
+			break;
+		case 'C':
+			if (strcmp(optarg, "2") && strcmp(optarg, "1.8"))
+				return fail("--ctf %s: the trace format is 1.8 or 2", optarg);
+			r.ctf2 = !strcmp(optarg, "2");
 			break;
 		case 'o':
 			r.dir = optarg;

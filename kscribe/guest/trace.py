@@ -16,8 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kscribe.config.settings import Settings
 from kscribe.errors import KscribeError
 from kscribe.guest.console import payload
+from kscribe.toolchain.chroot import Chroot
 from kscribe.util import atomic, proc
 from kscribe.util.ctext import split_top_level
 
@@ -84,14 +86,26 @@ READERS = {"babeltrace2": "to read CTF traces",
            "babeltrace": "to read the trace with a second, independent CTF reader"}
 
 
-def babeltrace(trace: Path, reader: str = "babeltrace2") -> str:
+# CTF 2 needs babeltrace2 2.1 or later: trixie's (bookworm has 2.0), run in a chroot of it
+CTF2_READER_SUITE = "trixie"
+
+
+def babeltrace(trace: Path, reader: str = "babeltrace2", *,
+               ctf2_settings: Settings | None = None) -> str:
     """The text of ``reader`` (:data:`READERS`) over a trace folder; a clear error if it
-    cannot read it. Both print the same line format (read by :func:`parse`)."""
-    proc.require(reader, why=READERS[reader])
+    cannot read it. Both print the same line format (read by :func:`parse`). With
+    ``ctf2_settings``, babeltrace2 runs in a chroot of :data:`CTF2_READER_SUITE`, which
+    reads CTF 2."""
     if not (trace / "metadata").is_file():
         raise KscribeError(f"{trace}: not a CTF trace (no metadata file)")
-    done = proc.run([reader, *_OPTIONS, trace], check=False,
-                    timeout=BABELTRACE_TIMEOUT_S, text=False)
+    argv = [reader, *_OPTIONS, str(trace)]
+    if ctf2_settings is not None:
+        root = Chroot(ctf2_settings, CTF2_READER_SUITE, [reader])
+        root.ensure()
+        argv = root.command(argv, cwd=trace, binds=[trace])
+    else:
+        proc.require(reader, why=READERS[reader])
+    done = proc.run(argv, check=False, timeout=BABELTRACE_TIMEOUT_S, text=False)
     if done.returncode != 0:
         cause = _babeltrace_cause(done.stderr.decode(errors="replace"))
         raise KscribeError(f"{trace}: {reader} cannot read the trace: {cause}")
