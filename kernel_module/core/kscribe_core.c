@@ -373,20 +373,17 @@ static bool kscribe_context_available(unsigned int id)
 	return true;
 }
 
-/*
- * The inode number of a namespace of the current task. Only the task
- * itself replaces its nsproxy, so its own are stable here; they are gone
- * (NULL) once it exits.
- */
-static u32 notrace kscribe_ns_inum(unsigned int id)
+/* The inode number of the pid namespace of @task, 0 once it has exited. */
+static u32 notrace kscribe_pid_ns_inum(struct task_struct *task)
 {
-	struct nsproxy *nsproxy = current->nsproxy;
-	struct pid_namespace *pid_ns;
+	struct pid_namespace *pid_ns = task_active_pid_ns(task);
 
-	if (id == KSCRIBE_CTX_PID_NS) {
-		pid_ns = task_active_pid_ns(current);
-		return pid_ns ? pid_ns->ns.inum : 0;
-	}
+	return pid_ns ? pid_ns->ns.inum : 0;
+}
+
+/* The inode number of namespace @id (mount, network, cgroup) of @nsproxy, if any. */
+static u32 notrace kscribe_nsproxy_inum(const struct nsproxy *nsproxy, unsigned int id)
+{
 	if (!nsproxy)
 		return 0;
 	switch (id) {
@@ -398,6 +395,18 @@ static u32 notrace kscribe_ns_inum(unsigned int id)
 	default:
 		return nsproxy->cgroup_ns->ns.inum;
 	}
+}
+
+/*
+ * The inode number of a namespace of the current task. Only the task
+ * itself replaces its nsproxy, so its own are stable here; they are gone
+ * (NULL) once it exits.
+ */
+static u32 notrace kscribe_ns_inum(unsigned int id)
+{
+	if (id == KSCRIBE_CTX_PID_NS)
+		return kscribe_pid_ns_inum(current);
+	return kscribe_nsproxy_inum(current->nsproxy, id);
 }
 
 /* Store the low @size bytes' worth of @value at @dst, in CPU byte order. */
@@ -458,10 +467,10 @@ static u64 notrace kscribe_context_value(const struct kscribe_recording *recordi
 	}
 }
 
-/* The current task's name, NUL-terminated, at @dst (TASK_COMM_LEN bytes). */
-static __always_inline void kscribe_procname(char *dst)
+/* @task's name, NUL-terminated, at @dst (TASK_COMM_LEN bytes). */
+static __always_inline void kscribe_procname(char *dst, const struct task_struct *task)
 {
-	memcpy(dst, current->comm, TASK_COMM_LEN - 1);
+	memcpy(dst, task->comm, TASK_COMM_LEN - 1);
 	dst[TASK_COMM_LEN - 1] = '\0';
 }
 
@@ -478,7 +487,7 @@ static void notrace kscribe_context_write(const struct kscribe_recording *record
 	for (; mask; mask &= mask - 1, dst += kscribe_contexts[id].size) {
 		id = __ffs64(mask);
 		if (id == KSCRIBE_CTX_PROCNAME)
-			kscribe_procname(dst);
+			kscribe_procname(dst, current);
 		else
 			kscribe_put(dst, kscribe_context_value(recording, id),
 				    kscribe_contexts[id].size);
@@ -709,7 +718,7 @@ static bool notrace kscribe_filter_match(const struct kscribe_filter_prog *prog,
 	size_t len;
 
 	if (insn->arg) {
-		kscribe_procname(text);
+		kscribe_procname(text, current);
 	} else {
 		p = kscribe_field_at(event, payload, size, insn->index, &len);
 		if (!p)
@@ -2099,11 +2108,6 @@ static unsigned int kscribe_dump_collect(struct kscribe_dump *dump, pid_t cursor
 	return n;
 }
 
-static u32 kscribe_ns_of(struct ns_common *ns)
-{
-	return ns ? ns->inum : 0;
-}
-
 static void kscribe_dump_thread(struct kscribe_dump *dump, struct task_struct *t)
 {
 	struct kscribe_dump_thread p = {
@@ -2111,25 +2115,19 @@ static void kscribe_dump_thread(struct kscribe_dump *dump, struct task_struct *t
 		.pid = task_tgid_nr(t),
 		.prio = t->prio - MAX_RT_PRIO,
 	};
-	struct pid_namespace *pid_ns;
-	struct nsproxy *nsproxy;
 	u64 since;
 
 	rcu_read_lock();
 	p.ppid = task_tgid_nr(rcu_dereference(t->real_parent));
-	pid_ns = task_active_pid_ns(t);
-	p.pid_ns = pid_ns ? pid_ns->ns.inum : 0;
+	p.pid_ns = kscribe_pid_ns_inum(t);
 	rcu_read_unlock();
 	since = ktime_get_ns();
+	/* another task's name and nsproxy are read under its lock */
 	task_lock(t);
-	memcpy(p.procname, t->comm, sizeof(p.procname) - 1);
-	nsproxy = t->nsproxy;
-	if (nsproxy) {
-		/* struct mnt_namespace is private to fs/; it starts with its ns_common */
-		p.mnt_ns = kscribe_ns_of((struct ns_common *)nsproxy->mnt_ns);
-		p.net_ns = nsproxy->net_ns->ns.inum;
-		p.cgroup_ns = nsproxy->cgroup_ns->ns.inum;
-	}
+	kscribe_procname(p.procname, t);
+	p.mnt_ns = kscribe_nsproxy_inum(t->nsproxy, KSCRIBE_CTX_MNT_NS);
+	p.net_ns = kscribe_nsproxy_inum(t->nsproxy, KSCRIBE_CTX_NET_NS);
+	p.cgroup_ns = kscribe_nsproxy_inum(t->nsproxy, KSCRIBE_CTX_CGROUP_NS);
 	task_unlock(t);
 	kscribe_dump_held(dump, since);
 	kscribe_dump_record(KSCRIBE_DUMP_THREAD, &p, sizeof(p));

@@ -173,19 +173,42 @@ static int cmd_list(int fd)
 	return ret < 0;
 }
 
-/* The id-th per-event context; 1 past the last one, -1 on error. */
-static int context_info(int fd, unsigned int id, struct kscribe_context_info *info)
+/*
+ * The per-event contexts the core offers, by id, read once: CONTEXT_INFO
+ * tries the perf counters each time it is asked.
+ */
+static struct kscribe_context_info contexts[64];
+static unsigned int nr_contexts;
+static bool contexts_read;
+
+static int read_contexts(int fd)
 {
-	memset(info, 0, sizeof(*info));
-	info->id = id;
-	if (ioctl(fd, KSCRIBE_IOCTL_CONTEXT_INFO, info) < 0) {
-		if (errno == ENOENT)
-			return 1;
-		error("KSCRIBE_IOCTL_CONTEXT_INFO");
-		return -1;
+	struct kscribe_context_info *info;
+
+	for (; !contexts_read && nr_contexts < ARRAY_SIZE(contexts); nr_contexts++) {
+		info = &contexts[nr_contexts];
+		info->id = nr_contexts;
+		if (ioctl(fd, KSCRIBE_IOCTL_CONTEXT_INFO, info) < 0) {
+			if (errno != ENOENT)
+				return error("KSCRIBE_IOCTL_CONTEXT_INFO");
+			break;
+		}
+		info->name[sizeof(info->name) - 1] = '\0';
 	}
-	info->name[sizeof(info->name) - 1] = '\0';
+	contexts_read = true;
 	return 0;
+}
+
+/* The context called @name, or NULL. */
+static const struct kscribe_context_info *find_context(const char *name)
+{
+	unsigned int id;
+
+	for (id = 0; id < nr_contexts; id++) {
+		if (!strcmp(contexts[id].name, name))
+			return &contexts[id];
+	}
+	return NULL;
 }
 
 static const char *type_name(const struct kscribe_context_info *info)
@@ -203,21 +226,15 @@ static const char *type_name(const struct kscribe_context_info *info)
 static int cmd_contexts(int fd)
 {
 	struct kscribe_version version;
-	struct kscribe_context_info info;
 	unsigned int id;
-	int ret;
 
-	if (get_version(fd, &version))
+	if (get_version(fd, &version) || read_contexts(fd))
 		return 1;
-	for (id = 0; ; id++) {
-		ret = context_info(fd, id, &info);
-		if (ret)
-			break;
-		printf("%2u %-20s %-9s %s\n", info.id, info.name, type_name(&info),
-		       info.context_flags & KSCRIBE_CONTEXT_AVAILABLE ? "available" :
+	for (id = 0; id < nr_contexts; id++)
+		printf("%2u %-20s %-9s %s\n", id, contexts[id].name, type_name(&contexts[id]),
+		       contexts[id].context_flags & KSCRIBE_CONTEXT_AVAILABLE ? "available" :
 		       "not available");
-	}
-	return ret < 0;
+	return 0;
 }
 
 /*
@@ -226,11 +243,13 @@ static int cmd_contexts(int fd)
  */
 static int parse_contexts(int fd, const char *arg, uint64_t *mask)
 {
-	struct kscribe_context_info info;
-	char *names = strdup(arg), *name, *save = NULL;
-	unsigned int id;
+	const struct kscribe_context_info *info;
+	char *names, *name, *save = NULL;
 	int ret = 0;
 
+	if (read_contexts(fd))
+		return 1;
+	names = strdup(arg);
 	if (!names)
 		return error("strdup");
 	for (name = strtok_r(names, ",", &save); name && !ret;
@@ -239,17 +258,14 @@ static int parse_contexts(int fd, const char *arg, uint64_t *mask)
 			*mask = 0;
 			continue;
 		}
-		for (id = 0; !(ret = context_info(fd, id, &info)); id++) {
-			if (!strcmp(info.name, name))
-				break;
-		}
-		if (ret > 0)
+		info = find_context(name);
+		if (!info)
 			ret = fail("unknown context '%s': `kscribectl contexts` lists them", name);
-		else if (!ret && !(info.context_flags & KSCRIBE_CONTEXT_AVAILABLE))
+		else if (!(info->context_flags & KSCRIBE_CONTEXT_AVAILABLE))
 			ret = fail("context '%s' is not available: this CPU has no counter for it",
 				   name);
-		else if (!ret)
-			*mask |= 1ULL << id;
+		else
+			*mask |= 1ULL << info->id;
 	}
 	free(names);
 	return ret ? 1 : 0;
@@ -721,7 +737,7 @@ static const unsigned int compare_codes[] = {
 static int resolve(struct parser *p, const char *name, unsigned int *kind, bool *context,
 		   bool *is_signed, unsigned int *index)
 {
-	struct kscribe_context_info info;
+	const struct kscribe_context_info *info;
 	bool ctx_only = !strncmp(name, "$ctx.", 5);
 	unsigned int i;
 
@@ -736,15 +752,14 @@ static int resolve(struct parser *p, const char *name, unsigned int *kind, bool 
 			return 0;
 		}
 	}
-	for (i = 0; context_info(p->dev, i, &info) == 0; i++) {
-		if (strcmp(info.name, name))
-			continue;
-		if (!strncmp(name, "perf_", 5))
-			return parse_error(p, "context '%s' cannot be filtered on", name);
-		*kind = info.type == KSCRIBE_TYPE_TEXT ? KSCRIBE_FIELD_TEXT : KSCRIBE_FIELD_INT;
-		*is_signed = info.type == KSCRIBE_TYPE_SIGNED;
+	info = read_contexts(p->dev) ? NULL : find_context(name);
+	if (info && !strncmp(name, "perf_", 5))
+		return parse_error(p, "context '%s' cannot be filtered on", name);
+	if (info) {
+		*kind = info->type == KSCRIBE_TYPE_TEXT ? KSCRIBE_FIELD_TEXT : KSCRIBE_FIELD_INT;
+		*is_signed = info->type == KSCRIBE_TYPE_SIGNED;
 		*context = true;
-		*index = i;
+		*index = info->id;
 		return 0;
 	}
 	p->unknown = true;
@@ -1182,27 +1197,25 @@ static const char *byte_order(void)
 }
 
 /* The stream's event.context: the recording's contexts, in id order, as the kernel lays them. */
-static int write_event_context(const struct recorder *r, FILE *f)
+static void write_event_context(const struct recorder *r, FILE *f)
 {
-	struct kscribe_context_info info;
+	const struct kscribe_context_info *info;
 	unsigned int id;
 
 	fprintf(f, "\tevent.context := struct {\n");
-	for (id = 0; id < 64; id++) {
+	for (id = 0; id < nr_contexts; id++) {
+		info = &contexts[id];
 		if (!(r->contexts & (1ULL << id)))
 			continue;
-		if (context_info(r->dev, id, &info))
-			return fail("context %u: no description", id);
-		if (info.type == KSCRIBE_TYPE_TEXT)
+		if (info->type == KSCRIBE_TYPE_TEXT)
 			fprintf(f, "\t\tinteger { size = 8; align = 8; signed = false; "
-				"encoding = UTF8; } _%s[%u];\n", info.name, info.size);
+				"encoding = UTF8; } _%s[%u];\n", info->name, info->size);
 		else
 			fprintf(f, "\t\tinteger { size = %u; align = 8; signed = %s; } _%s;\n",
-				info.size * 8, info.type == KSCRIBE_TYPE_SIGNED ? "true" : "false",
-				info.name);
+				info->size * 8,
+				info->type == KSCRIBE_TYPE_SIGNED ? "true" : "false", info->name);
 	}
 	fprintf(f, "\t};\n");
-	return 0;
 }
 
 /*
@@ -1579,7 +1592,7 @@ static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version 
 		{ "cpu_id", 32, NULL },
 	};
 	int64_t offset = r->clock.realtime_offset_ns;
-	struct kscribe_context_info info;
+	const struct kscribe_context_info *info;
 	struct utsname uts;
 	unsigned int i;
 	bool first;
@@ -1642,19 +1655,18 @@ static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version 
 	fprintf(f, "}]}");
 	if (r->contexts) {
 		fprintf(f, ",\"event-record-common-context-field-class\":%s", JSON_STRUCT);
-		for (i = 0, first = true; i < 64; i++) {
+		for (i = 0, first = true; i < nr_contexts; i++) {
+			info = &contexts[i];
 			if (!(r->contexts & (1ULL << i)))
 				continue;
-			if (context_info(r->dev, i, &info))
-				return fail("context %u: no description", i);
-			json_member(f, first, info.name);
+			json_member(f, first, info->name);
 			first = false;
-			if (info.type == KSCRIBE_TYPE_TEXT)
+			if (info->type == KSCRIBE_TYPE_TEXT)
 				fprintf(f, "{\"type\":\"static-length-string\",\"length\":%u}",
-					info.size);
+					info->size);
 			else
-				json_integer(f, info.type == KSCRIBE_TYPE_SIGNED, info.size * 8, 10,
-					     NULL, NULL);
+				json_integer(f, info->type == KSCRIBE_TYPE_SIGNED,
+					     info->size * 8, 10, NULL, NULL);
 			fputc('}', f);
 		}
 		fprintf(f, "]}");
@@ -1755,8 +1767,8 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
 	fprintf(f, "\tevent.header := struct {\n\t\tuint16_t id;\n");
 	fprintf(f, "\t\tuint64_clock_t timestamp;\n\t};\n");
-	if (r->contexts && write_event_context(r, f))
-		goto fail;
+	if (r->contexts)
+		write_event_context(r, f);
 	fprintf(f, "};\n");
 
 	for (i = 0; i < r->nr_events; i++) {
