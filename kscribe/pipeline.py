@@ -145,6 +145,12 @@ def _programs(folder: Path, arch: Arch) -> dict[str, Path]:
     return {name: folder / name for name in guest_programs.programs(arch)}
 
 
+def _boot(p: Prepared, **kw: Any) -> Verdict:
+    """Boot ``p``'s own kernel with its busybox and kernel modules, ``boot()`` options ``kw``."""
+    return boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+                kernel_modules=p.provisioned.modules, **kw)
+
+
 def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdict, Path]:
     """Boot the target with its built tracer, ``boot()`` options ``kw``, console and
     verdict in ``out/<target>/<run>``; returns the verdict and that folder."""
@@ -152,9 +158,8 @@ def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdi
     folder = outdir(settings, p.target)
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
-    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=metadata.modules(folder), programs=_programs(folder, p.target.arch),
-             outdir=dest, **kw)
+    v = _boot(p, modules=metadata.modules(folder), programs=_programs(folder, p.target.arch),
+              outdir=dest, **kw)
     return v, dest
 
 
@@ -167,10 +172,8 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     modules = metadata.modules(src)
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
-    return boot(arch=p.target.arch, kernel=p.provisioned.kernel,
-                busybox=p.provisioned.busybox, modules=modules,
-                programs=_programs(src, p.target.arch),
-                outdir=dest, append=append)
+    return _boot(p, modules=modules, programs=_programs(src, p.target.arch), outdir=dest,
+                 append=append)
 
 
 def default_record() -> list[str]:
@@ -537,8 +540,7 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
             earlier: programs["kscribectl"]}
     if selftest.is_file():
         programs["kscribe_test"] = selftest
-    v = boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-             modules=modules, programs=programs, outdir=dest, record=default_record())
+    v = _boot(p, modules=modules, programs=programs, outdir=dest, record=default_record())
     if earlier:
         refused = _refused((dest / "console.log").read_text(errors="replace"), earlier)
         if refused:

@@ -50,6 +50,23 @@ def test_resolve_pins_and_reuses_the_lock(settings):
         resolve(parse_target("bookworm/amd64"), dead, refresh=True)
 
 
+@pytest.mark.parametrize("target,modules", [
+    ("bookworm/amd64", "linux-image-{abi}-unsigned"), ("sid/arm64", "linux-modules-{abi}")])
+def test_the_guest_gets_the_kernel_packages_own_loop_module(settings, target, modules):
+    """The kernel's modules come from the image package up to 6.x and from linux-modules-ABI
+    beside 7.x's linux-binary-ABI; the cached loop.ko is plain ELF (xz undone) with the
+    kernel's release in its vermagic. A pin from before the modules role is resolved again."""
+    p = prepare(target, settings)
+    assert p.resolved.debs["modules"].name == modules.format(abi=p.resolved.abi)
+    ko = p.provisioned.modules["loop"].read_bytes()
+    assert ko.startswith(b"\x7fELF")
+    assert re.search(rb"vermagic=" + re.escape(p.resolved.abi.encode()) + rb" ", ko)
+    lock = json.loads(settings.lock_path.read_text())
+    del lock["targets"][target]["packages"]["modules"]
+    settings.lock_path.write_text(json.dumps(lock))
+    assert resolve(parse_target(target), settings) == p.resolved
+
+
 def test_release_signature_is_checked(settings, tmp_path):
     arc = Archive(settings.mirror("debian"), "bookworm", settings.keyring, settings.cache_dir)
     arc.index("amd64")

@@ -238,8 +238,10 @@ def test_the_state_dump_names_the_workload_its_parent_and_its_open_file(traced):
     """Two dumps: kscribectl's at the start, and the one the workload asked for while its
     file was open. The second names the workload (ids, name, namespaces as it printed them),
     its parent kscribectl, the file at the descriptor it printed; both list the CPUs, the
-    loopback interface and interrupt handlers, and end with what they cost."""
-    _, res, _, printed, _ = traced
+    loop device the guest bound to a file (number and size as sysfs gives them), the
+    loopback interface of each network namespace, interrupt handlers, and end with what
+    they cost."""
+    _, res, console, printed, _ = traced
     assert printed["statedump_rc"] == "0"
     ends = [e.fields for e in res.events if e.name == "statedump_end"]
     assert len(ends) == 2 and [e.name for e in res.events].count("statedump_start") == 2
@@ -257,8 +259,17 @@ def test_the_state_dump_names_the_workload_its_parent_and_its_open_file(traced):
     assert "/dev/kscribe" in {p for (pid, _), p in files.items() if pid == int(printed["ppid"])}
     cpus = [e.fields["cpu"] for e in res.events if e.name == "statedump_cpu"]
     assert sorted(cpus) == sorted(2 * sorted({e.cpu for e in res.events}))
-    assert "lo" in {e.fields["name"] for e in res.events if e.name == "statedump_netif"}
     assert any(e.fields["name"] for e in res.events if e.name == "statedump_irq")
+    guest = checks(console)
+    bdevs = [(e.fields["name"], f"{e.fields['major']}:{e.fields['minor']}/"
+              f"{e.fields['sectors']}") for e in res.events if e.name == "statedump_blockdev"]
+    assert bdevs.count(("loop0", guest["blockdev-loop0"])) == 2, bdevs
+    assert guest["blockdev-loop0"].endswith("/3072")
+    netifs = [(e.fields["name"], e.fields["net_ns"]) for e in res.events
+              if e.name == "statedump_netif"]
+    other = int(guest["netns-other"])
+    assert other != int(printed["net_ns"])
+    assert netifs.count(("lo", int(printed["net_ns"]))) == netifs.count(("lo", other)) == 2
 
 
 def test_a_ctf2_trace_reads_as_its_ctf18_twin(traced, tmp_path, settings):

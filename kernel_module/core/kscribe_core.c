@@ -17,6 +17,7 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/bitmap.h>
+#include <linux/blkdev.h>
 #include <linux/capability.h>
 #include <linux/cgroup.h>
 #include <linux/cpu.h>
@@ -1907,7 +1908,15 @@ struct kscribe_dump_irq {
 	char name[KSCRIBE_NAME_LEN];
 } __packed;
 
+struct kscribe_dump_blockdev {
+	u32 major;
+	u32 minor;
+	u64 sectors;
+	char name[BDEVNAME_SIZE];
+} __packed;
+
 struct kscribe_dump_netif {
+	u32 net_ns;
 	s32 ifindex;
 	u32 flags;
 	char name[IFNAMSIZ];
@@ -1954,8 +1963,14 @@ static const struct kscribe_field kscribe_dump_irq_layout[] = {
 	KSCRIBE_U32("irq"), KSCRIBE_STRING("name"),
 };
 
+static const struct kscribe_field kscribe_dump_blockdev_layout[] = {
+	KSCRIBE_U32("major"), KSCRIBE_U32("minor"), KSCRIBE_U64("sectors"),
+	KSCRIBE_STRING("name"),
+};
+
 static const struct kscribe_field kscribe_dump_netif_layout[] = {
-	KSCRIBE_S32("ifindex"), KSCRIBE_U32("flags"), KSCRIBE_STRING("name"),
+	KSCRIBE_U32("net_ns"), KSCRIBE_S32("ifindex"), KSCRIBE_U32("flags"),
+	KSCRIBE_STRING("name"),
 };
 
 static const struct kscribe_field kscribe_dump_cpu_layout[] = {
@@ -1972,57 +1987,53 @@ enum {
 	KSCRIBE_DUMP_THREAD,
 	KSCRIBE_DUMP_FD,
 	KSCRIBE_DUMP_IRQ,
+	KSCRIBE_DUMP_BLOCKDEV,
 	KSCRIBE_DUMP_NETIF,
 	KSCRIBE_DUMP_CPU,
 	KSCRIBE_DUMP_END,
 };
 
+/* Event statedump_@what, with the payload layout kscribe_dump_@what_layout. */
+#define KSCRIBE_DUMP_EVENT(what, tsdl)							\
+	{										\
+		.name = "statedump_" #what, .fields = tsdl,				\
+		.layout = kscribe_dump_ ## what ## _layout,				\
+		.nr_fields = ARRAY_SIZE(kscribe_dump_ ## what ## _layout),		\
+	}
+
 static struct kscribe_event kscribe_dump_events[] = {
 	[KSCRIBE_DUMP_START] = { .name = "statedump_start", .fields = "" },
-	[KSCRIBE_DUMP_THREAD] = {
-		.name = "statedump_thread",
-		.fields = KSCRIBE_TSDL_S32 " _tid;\n" KSCRIBE_TSDL_S32 " _pid;\n"
-			  KSCRIBE_TSDL_S32 " _ppid;\n" KSCRIBE_TSDL_S32 " _prio;\n"
-			  KSCRIBE_TSDL_U32 " _pid_ns;\n" KSCRIBE_TSDL_U32 " _mnt_ns;\n"
-			  KSCRIBE_TSDL_U32 " _net_ns;\n" KSCRIBE_TSDL_U32 " _cgroup_ns;\n"
-			  KSCRIBE_TSDL_TEXT " _procname[16];\n",
-		.layout = kscribe_dump_thread_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_thread_layout),
-	},
-	[KSCRIBE_DUMP_FD] = {
-		.name = "statedump_fd",
-		.fields = KSCRIBE_TSDL_S32 " _pid;\n" KSCRIBE_TSDL_S32 " _fd;\n"
-			  KSCRIBE_TSDL_X32 " _flags;\n" KSCRIBE_TSDL_STRING " _path;\n",
-		.layout = kscribe_dump_fd_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_fd_layout),
-	},
-	[KSCRIBE_DUMP_IRQ] = {
-		.name = "statedump_irq",
-		.fields = KSCRIBE_TSDL_U32 " _irq;\n" KSCRIBE_TSDL_STRING " _name;\n",
-		.layout = kscribe_dump_irq_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_irq_layout),
-	},
-	[KSCRIBE_DUMP_NETIF] = {
-		.name = "statedump_netif",
-		.fields = KSCRIBE_TSDL_S32 " _ifindex;\n" KSCRIBE_TSDL_X32 " _flags;\n"
-			  KSCRIBE_TSDL_STRING " _name;\n",
-		.layout = kscribe_dump_netif_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_netif_layout),
-	},
-	[KSCRIBE_DUMP_CPU] = {
-		.name = "statedump_cpu",
-		.fields = KSCRIBE_TSDL_U32 " _cpu;\n" KSCRIBE_TSDL_S32 " _package;\n"
-			  KSCRIBE_TSDL_S32 " _core;\n" KSCRIBE_TSDL_S32 " _node;\n",
-		.layout = kscribe_dump_cpu_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_cpu_layout),
-	},
-	[KSCRIBE_DUMP_END] = {
-		.name = "statedump_end",
-		.fields = KSCRIBE_TSDL_U64 " _duration_ns;\n" KSCRIBE_TSDL_U64 " _longest_ns;\n"
-			  KSCRIBE_TSDL_U32 " _threads;\n" KSCRIBE_TSDL_U32 " _fds;\n",
-		.layout = kscribe_dump_end_layout,
-		.nr_fields = ARRAY_SIZE(kscribe_dump_end_layout),
-	},
+	[KSCRIBE_DUMP_THREAD] =
+		KSCRIBE_DUMP_EVENT(thread,
+				   KSCRIBE_TSDL_S32 " _tid;\n" KSCRIBE_TSDL_S32 " _pid;\n"
+				   KSCRIBE_TSDL_S32 " _ppid;\n" KSCRIBE_TSDL_S32 " _prio;\n"
+				   KSCRIBE_TSDL_U32 " _pid_ns;\n" KSCRIBE_TSDL_U32 " _mnt_ns;\n"
+				   KSCRIBE_TSDL_U32 " _net_ns;\n" KSCRIBE_TSDL_U32 " _cgroup_ns;\n"
+				   KSCRIBE_TSDL_TEXT " _procname[16];\n"),
+	[KSCRIBE_DUMP_FD] =
+		KSCRIBE_DUMP_EVENT(fd,
+				   KSCRIBE_TSDL_S32 " _pid;\n" KSCRIBE_TSDL_S32 " _fd;\n"
+				   KSCRIBE_TSDL_X32 " _flags;\n" KSCRIBE_TSDL_STRING " _path;\n"),
+	[KSCRIBE_DUMP_IRQ] =
+		KSCRIBE_DUMP_EVENT(irq,
+				   KSCRIBE_TSDL_U32 " _irq;\n" KSCRIBE_TSDL_STRING " _name;\n"),
+	[KSCRIBE_DUMP_BLOCKDEV] =
+		KSCRIBE_DUMP_EVENT(blockdev,
+				   KSCRIBE_TSDL_U32 " _major;\n" KSCRIBE_TSDL_U32 " _minor;\n"
+				   KSCRIBE_TSDL_U64 " _sectors;\n" KSCRIBE_TSDL_STRING " _name;\n"),
+	[KSCRIBE_DUMP_NETIF] =
+		KSCRIBE_DUMP_EVENT(netif,
+				   KSCRIBE_TSDL_U32 " _net_ns;\n" KSCRIBE_TSDL_S32 " _ifindex;\n"
+				   KSCRIBE_TSDL_X32 " _flags;\n" KSCRIBE_TSDL_STRING " _name;\n"),
+	[KSCRIBE_DUMP_CPU] =
+		KSCRIBE_DUMP_EVENT(cpu,
+				   KSCRIBE_TSDL_U32 " _cpu;\n" KSCRIBE_TSDL_S32 " _package;\n"
+				   KSCRIBE_TSDL_S32 " _core;\n" KSCRIBE_TSDL_S32 " _node;\n"),
+	[KSCRIBE_DUMP_END] =
+		KSCRIBE_DUMP_EVENT(end,
+				   KSCRIBE_TSDL_U64 " _duration_ns;\n"
+				   KSCRIBE_TSDL_U64 " _longest_ns;\n"
+				   KSCRIBE_TSDL_U32 " _threads;\n" KSCRIBE_TSDL_U32 " _fds;\n"),
 };
 
 /* The core's own probe: its events are recorded by KSCRIBE_IOCTL_STATEDUMP, hooked nowhere. */
@@ -2219,19 +2230,66 @@ static void kscribe_dump_irqs(struct kscribe_dump *dump)
 	}
 }
 
+/*
+ * Every block device added to the system, found as sync_bdevs() finds them:
+ * on the inode list of the block device pseudo-filesystem. Each one is
+ * pinned by igrab() (which refuses an inode being freed) and recorded with
+ * no lock held; the pinned inode keeps its place in the list for the walk
+ * to go on from.
+ */
+static void kscribe_dump_blockdevs(struct kscribe_dump *dump)
+{
+	struct super_block *sb = blockdev_superblock;
+	struct inode *inode, *pinned = NULL;
+	struct kscribe_dump_blockdev p;
+	struct block_device *bdev;
+	u64 since = ktime_get_ns();
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		/* a device is hashed from its addition to its removal */
+		if (!S_ISBLK(inode->i_mode) || inode_unhashed(inode) || !igrab(inode))
+			continue;
+		spin_unlock(&sb->s_inode_list_lock);
+		kscribe_dump_held(dump, since);
+		iput(pinned);
+		pinned = inode;
+		bdev = I_BDEV(inode);
+		if (bdev->bd_disk) {
+			p.major = MAJOR(inode->i_rdev);
+			p.minor = MINOR(inode->i_rdev);
+			p.sectors = i_size_read(inode) >> SECTOR_SHIFT;
+			snprintf(p.name, sizeof(p.name), "%pg", bdev);
+			kscribe_dump_record(KSCRIBE_DUMP_BLOCKDEV, &p,
+					    offsetof(typeof(p), name) + strlen(p.name) + 1);
+		}
+		cond_resched();
+		since = ktime_get_ns();
+		spin_lock(&sb->s_inode_list_lock);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	kscribe_dump_held(dump, since);
+	iput(pinned);
+}
+
+/* The interfaces of every network namespace, in one RCU read section. */
 static void kscribe_dump_netifs(struct kscribe_dump *dump)
 {
 	struct kscribe_dump_netif p;
 	struct net_device *dev;
 	u64 since = ktime_get_ns();
+	struct net *net;
 
 	rcu_read_lock();
-	for_each_netdev_rcu(&init_net, dev) {
-		p.ifindex = dev->ifindex;
-		p.flags = dev->flags;
-		strscpy(p.name, dev->name, sizeof(p.name));
-		kscribe_dump_record(KSCRIBE_DUMP_NETIF, &p,
-				    offsetof(typeof(p), name) + strlen(p.name) + 1);
+	for_each_net_rcu(net) {
+		for_each_netdev_rcu(net, dev) {
+			p.net_ns = net->ns.inum;
+			p.ifindex = dev->ifindex;
+			p.flags = dev->flags;
+			strscpy(p.name, dev->name, sizeof(p.name));
+			kscribe_dump_record(KSCRIBE_DUMP_NETIF, &p,
+					    offsetof(typeof(p), name) + strlen(p.name) + 1);
+		}
 	}
 	rcu_read_unlock();
 	kscribe_dump_held(dump, since);
@@ -2255,7 +2313,7 @@ static void kscribe_dump_cpus(void)
 
 /*
  * Record the state the running recording starts in: CPUs, network
- * interfaces, interrupt handlers, threads, open files. Process context; it
+ * interfaces, block devices, interrupt handlers, threads, open files. Process context; it
  * sleeps between batches and holds no lock for more than one batch.
  */
 static int kscribe_statedump(void)
@@ -2269,6 +2327,7 @@ static int kscribe_statedump(void)
 	kscribe_dump_record(KSCRIBE_DUMP_START, NULL, 0);
 	kscribe_dump_cpus();
 	kscribe_dump_netifs(&dump);
+	kscribe_dump_blockdevs(&dump);
 	kscribe_dump_irqs(&dump);
 	kscribe_dump_tasks(&dump, false);
 	kscribe_dump_tasks(&dump, true);

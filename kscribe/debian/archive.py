@@ -25,8 +25,8 @@ from kscribe.util import atomic, proc
 from kscribe.util.digest import is_intact
 
 # Only these packages are kept from a Packages index (a whole one is 50-65 MB of text).
-KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-kbuild-",
-                 "linux-source-", "busybox-static", "linux-libc-dev")
+KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-modules-",
+                 "linux-kbuild-", "linux-source-", "busybox-static", "linux-libc-dev")
 
 
 @dataclass(frozen=True)

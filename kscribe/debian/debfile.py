@@ -41,22 +41,27 @@ def members(deb: Path
                 s.stop()
 
 
-def extract_first(deb: Path, wanted: dict[str, str], dest: Path) -> str | None:
-    """Extract the first of ``wanted`` (path in the package -> file name) found in ``deb``.
+def extract_each(deb: Path, wanted: dict[str, str], dest: Path) -> dict[str, str]:
+    """Extract every one of ``wanted`` (path in the package -> file name) that ``deb`` holds,
+    the first in the archive where two paths give one name, in one pass over its data.
 
-    Streams the package's data once and stops at the match. Returns the name the file got
-    under ``dest``, or None when the package has none of them.
+    Returns the paths found, each with the name it got under ``dest``.
     """
+    found: dict[str, str] = {}
     with contextlib.closing(members(deb)) as items:
         for info, tar in items:
-            name = wanted.get(info.name.removeprefix("./"))
-            if name and info.isfile():
-                src = tar.extractfile(info)
-                assert src is not None
-                with src, (dest / name).open("wb") as out:
-                    shutil.copyfileobj(src, out)
-                return name
-    return None
+            path = info.name.removeprefix("./")
+            name = wanted.get(path)
+            if not name or not info.isfile() or name in found.values():
+                continue
+            src = tar.extractfile(info)
+            assert src is not None
+            with src, (dest / name).open("wb") as out:
+                shutil.copyfileobj(src, out)
+            found[path] = name
+            if len(set(found.values())) == len(set(wanted.values())):
+                break
+    return found
 
 
 def extract_all(deb: Path, dest: Path) -> None:

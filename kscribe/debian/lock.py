@@ -18,6 +18,10 @@ from kscribe.errors import KscribeError
 from kscribe.util import atomic, log
 from kscribe.util.locking import file_lock
 
+# What a target is pinned to, by role: "modules" is the package holding the kernel's
+# modules (the image package itself up to 6.x; linux-modules-<abi> beside linux-binary-*).
+ROLES = ("headers", "common", "kbuild", "image", "modules", "busybox")
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -65,6 +69,11 @@ def pinned(path: Path, target: str) -> Resolved | None:
     """The pin of ``target``, None when the lock has none."""
     entry = read(path).get(target)
     if entry is None:
+        return None
+    if isinstance(entry, dict) and isinstance(entry.get("packages"), dict) and \
+            set(entry["packages"]) != set(ROLES):
+        log.note(f"{path}: the pin of {target} names other roles than "
+                 f"{', '.join(ROLES)}; resolving it again")
         return None
     try:
         return Resolved.from_lock(target, entry)

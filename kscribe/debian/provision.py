@@ -7,6 +7,7 @@ Layout under the cache (``~/.cache/kscribe``)::
         prefix/usr/src/linux-headers-<abi>  the headers tree kbuild is pointed at (``kdir``)
         vmlinuz (or vmlinux)                the target's own kernel
         busybox                             the target arch's static busybox
+        modules/<name>.ko                   modules of the kernel package the guest loads
         provision.json                      what was extracted from which package
 
 The prefix is made in a temporary folder and renamed into place when complete.
@@ -15,6 +16,8 @@ The prefix is made in a temporary folder and renamed into place when complete.
 from __future__ import annotations
 
 import json
+import lzma
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,13 @@ KERNEL_PATHS = {
     "usr/lib/modules/{abi}/vmlinux": "vmlinux",
 }
 BUSYBOX_PATHS = {"bin/busybox": "busybox", "usr/bin/busybox": "busybox"}
+# Modules of the kernel package that the guest loads besides the tracer (loop: a block
+# device for the state dump to list), by where they sit under the modules folder; Debian
+# keeps them plain or xz-compressed (``CONFIG_MODULE_COMPRESS_XZ``), and busybox's insmod
+# needs them plain.
+GUEST_MODULES = {"loop": "kernel/drivers/block/loop.ko"}
+MODULE_DIRS = ("lib/modules/{abi}", "usr/lib/modules/{abi}")
+DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {"": bytes, ".xz": lzma.decompress}
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Provisioned:
     kdir: Path
     kernel: Path
     busybox: Path
+    modules: dict[str, Path]                # GUEST_MODULES the kernel package has
 
 
 def deb_path(settings: Settings, deb: Deb) -> Path:
@@ -97,12 +108,13 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
     """Download, verify and extract everything the target needs; reuse it when present."""
     root = kernel_dir(settings, resolved)
     with file_lock(root.with_name(root.name + ".flock")):
-        if _info(root) is None or not _intact(root):
+        if _info(root) is None or not _intact(root) or not _same_packages(root, resolved):
             _extract(settings, resolved, root)
     info = _info(root)
     assert info is not None
     return Provisioned(root=root, kdir=headers_tree(settings, resolved),
-                       kernel=root / info["kernel"], busybox=root / "busybox")
+                       kernel=root / info["kernel"], busybox=root / "busybox",
+                       modules={m: root / f for m, f in info["modules"].items()})
 
 
 def _info(root: Path) -> dict[str, Any] | None:
@@ -111,12 +123,20 @@ def _info(root: Path) -> dict[str, Any] | None:
         info = json.loads((root / "provision.json").read_text())
     except (OSError, ValueError):
         return None
-    return info if isinstance(info, dict) and "kernel" in info else None
+    return info if isinstance(info, dict) and {"kernel", "modules"} <= info.keys() else None
 
 
 def is_provisioned(settings: Settings, resolved: Resolved) -> bool:
     """True when the cache folder of ``resolved`` is complete (a cheap check: no hashing)."""
     return _info(kernel_dir(settings, resolved)) is not None
+
+
+def _same_packages(root: Path, resolved: Resolved) -> bool:
+    """True when the cache folder was extracted from exactly the packages ``resolved`` pins
+    (a pin that gained a role, such as the modules package, is extracted again)."""
+    had = (_info(root) or {}).get("packages", {})
+    return {r: d.get("sha256") for r, d in had.items()} == \
+        {r: d.sha256 for r, d in resolved.debs.items()}
 
 
 def _intact(root: Path) -> bool:
@@ -140,18 +160,41 @@ def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
             debfile.extract_all(debs[role], prefix)
         _fix_makefile(prefix, root / "prefix", abi)
         kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
-        kernel = debfile.extract_first(debs["image"], kernels, tmp)
+        (tmp / "modules").mkdir()
+        wanted: dict[Path, dict[str, str]] = {debs["image"]: dict(kernels)}
+        wanted.setdefault(debs["modules"], {}).update(_module_paths(abi))
+        found = {path: name for deb, paths in wanted.items()
+                 for path, name in debfile.extract_each(deb, paths, tmp).items()}
+        kernel = next((found[k] for k in found if k in kernels), None)
         if kernel is None:
             raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
                                f"{', '.join(kernels)}")
-        if not debfile.extract_first(debs["busybox"], BUSYBOX_PATHS, tmp):
+        modules = {Path(name).name.partition(".")[0]: _plain(tmp, name)
+                   for path, name in found.items() if path not in kernels}
+        if not debfile.extract_each(debs["busybox"], BUSYBOX_PATHS, tmp):
             raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
                                f"{', '.join(BUSYBOX_PATHS)}")
         (tmp / "busybox").chmod(0o755)
         atomic.write_json(tmp / "provision.json", {
             "target": resolved.target, "version": resolved.version, "abi": abi,
-            "kernel": kernel,
-            "sha256": {name: sha256_file(tmp / name) for name in (kernel, "busybox")},
+            "kernel": kernel, "modules": modules,
+            "sha256": {name: sha256_file(tmp / name)
+                       for name in (kernel, "busybox", *modules.values())},
             "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
                          for r, d in resolved.debs.items()},
         })
+
+
+def _module_paths(abi: str) -> dict[str, str]:
+    """Where the image package may hold each of GUEST_MODULES -> its name under the cache."""
+    return {f"{d.format(abi=abi)}/{rel}{ext}": f"modules/{Path(rel).name}{ext}"
+            for rel in GUEST_MODULES.values() for d in MODULE_DIRS for ext in DECOMPRESS}
+
+
+def _plain(folder: Path, name: str) -> str:
+    """Decompress the module extracted as ``name`` under ``folder`` in place; its plain name."""
+    stem, _, ext = name.partition(".ko")
+    data = (folder / name).read_bytes()
+    (folder / name).unlink()
+    (folder / f"{stem}.ko").write_bytes(DECOMPRESS[ext](data))
+    return f"{stem}.ko"

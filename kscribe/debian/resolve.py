@@ -3,7 +3,8 @@
 For the newest version of ``linux-headers-<flavour>`` in the suite's archives this finds the
 versioned headers package, its ``-common`` and ``linux-kbuild`` companions (the latter for the
 build machine's architecture), the kernel image of exactly that version (``-unsigned`` when there is
-one; on 7.x the ``linux-binary-*`` package that holds the kernel), and ``busybox-static``.
+one; on 7.x the ``linux-binary-*`` package that holds the kernel), the package of the kernel's
+modules (the image package, or on 7.x ``linux-modules-<abi>``), and ``busybox-static``.
 The lock file keeps the answer so later runs, even offline, use the same packages until
 ``--refresh``.
 """
@@ -18,11 +19,9 @@ from kscribe.config.suites import ArchiveRef
 from kscribe.config.target import Target
 from kscribe.debian import lock
 from kscribe.debian.archive import Archive, Deb, Index, archive
-from kscribe.debian.lock import Resolved
+from kscribe.debian.lock import ROLES, Resolved
 from kscribe.errors import KscribeError, ToolMissing
 from kscribe.util import log
-
-ROLES = ("headers", "common", "kbuild", "image", "busybox")
 
 
 def _one(deps: tuple[str, ...], prefix: str, suffix: str = "") -> str | None:
@@ -44,6 +43,17 @@ def _pick_image(index: Index, abi: str, version: str) -> Deb:
         if found:
             return found
     raise KscribeError(f"no kernel image package of {abi} at version {version} in the archive")
+
+
+def _pick_modules(index: Index, image: Deb, abi: str, version: str) -> Deb:
+    """The package holding the kernel's modules: the image package itself, or beside a
+    ``linux-binary-*`` one (7.x) ``linux-modules-<abi>``."""
+    if not image.name.startswith("linux-binary-"):
+        return image
+    modules = index.get(f"linux-modules-{abi}", version)
+    if modules is None:
+        raise KscribeError(f"no linux-modules-{abi} at version {version} in the archive")
+    return modules
 
 
 def _newest(settings: Settings, refs, arch: str, name: str) -> tuple[Deb, Archive] | None:
@@ -97,9 +107,11 @@ def resolve_online(target: Target, settings: Settings) -> Resolved:
     if found is None:
         raise KscribeError(f"{target}: no busybox-static in {target.suite.name}")
     busybox = found[0]
-    return Resolved(target=target.name, version=version, abi=abi, suite=arc.suite,
-                    debs={"headers": headers, "common": common, "kbuild": kbuild,
-                          "image": _pick_image(index, abi, version), "busybox": busybox})
+    image = _pick_image(index, abi, version)
+    debs = {"headers": headers, "common": common, "kbuild": kbuild, "image": image,
+            "modules": _pick_modules(index, image, abi, version), "busybox": busybox}
+    assert tuple(debs) == ROLES
+    return Resolved(target=target.name, version=version, abi=abi, suite=arc.suite, debs=debs)
 
 
 def resolve(target: Target, settings: Settings, refresh: bool = False) -> Resolved:

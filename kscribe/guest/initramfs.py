@@ -69,11 +69,12 @@ def write(dest: Path, entries: list[Entry]) -> None:
 
 
 def make(dest: Path, busybox: Path, modules: list[Path], programs: dict[str, Path],
-         init: str) -> None:
+         init: str, kernel_modules: dict[str, Path] | None = None) -> None:
     """Write a guest's initramfs to ``dest``: busybox, ``programs`` in /bin, the modules in
-    /lib/kscribe, and ``init`` (the rendered /init script)."""
-    entries = [folder(d) for d in ("bin", "dev", "etc", "lib", "lib/kscribe", "proc",
-                                   "sys", "tmp", "root")]
+    /lib/kscribe, the kernel's own ``kernel_modules`` (name -> .ko) in /lib/modules, and
+    ``init`` (the rendered /init script)."""
+    entries = [folder(d) for d in ("bin", "dev", "etc", "lib", "lib/kscribe", "lib/modules",
+                                   "proc", "sys", "tmp", "root")]
     entries += [
         chardev("dev/console", 5, 1),
         chardev("dev/null", 1, 3, 0o666),
@@ -86,4 +87,6 @@ def make(dest: Path, busybox: Path, modules: list[Path], programs: dict[str, Pat
     entries += [file(f"bin/{name}", path.read_bytes(), 0o755)
                 for name, path in sorted(programs.items())]
     entries += [file(f"lib/kscribe/{m.name}", m.read_bytes()) for m in modules]
+    entries += [file(f"lib/modules/{name}.ko", path.read_bytes())
+                for name, path in sorted((kernel_modules or {}).items())]
     write(dest, entries)
