@@ -66,6 +66,16 @@ def test_a_benchmark_run_must_finish_without_kernel_problems():
     assert "soft lockup" in hung.reasons[1]
 
 
+def test_a_payload_that_spells_oops_is_no_kernel_problem():
+    """A trace's base64 once held "...8OopsEOU..." and failed a sid/arm64 trace cell."""
+    from kscribe.guest.console import judge_finished
+
+    payload = "KSCRIBE-TRACE-BEGIN\nH4sIAAAAAAAAA+EJWQ8OopsEOUTd\nKMX0Hm==\nKSCRIBE-TRACE-END\n"
+    assert judge_finished(f"KSCRIBE-BEGIN 7.2\n{payload}KSCRIBE-END\n").ok
+    oops = judge_finished(f"KSCRIBE-BEGIN 7.2\n{payload}[ 3.1] Oops: 0000 [#1]\nKSCRIBE-END\n")
+    assert oops.reasons == ["kernel: [ 3.1] Oops: 0000 [#1]"]
+
+
 def test_boot_judge_wants_a_private_trace():
     """The boot test's trace-safety checks: 0700/0600, unsafe directories refused."""
     from kscribe.guest.boot import judge

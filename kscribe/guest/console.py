@@ -107,9 +107,16 @@ def started(console: str) -> str | None:
     return found[0].split()[0] if found and found[0] else ("" if found else None)
 
 
+# A payload's lines between its BEGIN and END markers: base64 only, which can spell "Oops"
+PAYLOAD = re.compile(r"^KSCRIBE-[A-Z0-9]+-BEGIN\n(?:[A-Za-z0-9+/=]*\n)*?KSCRIBE-[A-Z0-9]+-END$",
+                     re.M)
+
+
 def kernel_problems(console: str) -> list[str]:
-    """A reason per console line that shows a kernel problem (warning, oops, lockup...)."""
-    return [f"kernel: {ln.strip()}" for ln in KERNEL_PROBLEMS.findall(console)]
+    """A reason per console line that shows a kernel problem (warning, oops, lockup...);
+    payloads are data, not kernel messages."""
+    text = PAYLOAD.sub("", console)
+    return [f"kernel: {ln.strip()}" for ln in KERNEL_PROBLEMS.findall(text)]
 
 
 def unfinished(console: str, what: str = "/init did not finish") -> list[str]:
