@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.build import guest_programs, metadata
-from kscribe.build.kbuild import BuildResult, build
+from kscribe.build.kbuild import REPRODUCIBLE_ENV, BuildResult, build
 from kscribe.config import paths
 from kscribe.config.arches import Arch, get_arch, host_arch
 from kscribe.config.settings import Settings
@@ -35,6 +35,8 @@ from kscribe.guest.trace import babeltrace, extract, parse
 from kscribe.guest.trace import summary as event_summary
 from kscribe.instrument.syscalls import tables as syscall_tables
 from kscribe.kernel.tree import read_tree
+from kscribe.strip.tree import Report as StripReport
+from kscribe.strip.verify import Verdict as StripVerdict
 from kscribe.toolchain.select import Toolchain, select
 from kscribe.upstream.series import Series
 from kscribe.util import atomic, log
@@ -561,3 +563,72 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
                  "boot": v.summary()}
         atomic.write_json(record, {**json.loads(record.read_text()), "proof": proof})
     return r
+
+
+def strip_target_of(p: Prepared) -> tuple[str, str, tuple[Path, ...]]:
+    """The kernel version, ``--distro`` and header trees a Debian target gives a strip:
+    6.1.192 from package version 6.1.192-3, debian:6.1.0-57 from ABI 6.1.0-57-amd64."""
+    m = re.match(r"\d+\.\d+(?:\.\d+)?", p.resolved.version)
+    if m is None:
+        raise KscribeError(f"{p.target}: cannot read a kernel version in {p.resolved.version}")
+    abi = p.resolved.abi.removesuffix(f"-{p.target.flavour}")
+    tree = read_tree(p.provisioned.kdir)
+    return m.group(), f"debian:{abi}", (tree.path, tree.srctree)
+
+
+def strip_tree(tree: Path, out: Path, settings: Settings, *, target: str | None = None,
+               kernel: str | None = None, distro: str | None = None,
+               rules: Path | None = None, verify: bool = False
+               ) -> tuple[StripReport, StripVerdict | None]:
+    """``kscribe strip``: ``tree`` rewritten for a kernel into ``out``.
+
+    With ``target`` (a Debian target) the kernel, distribution and headers are the
+    target's; ``verify`` then builds the original tree first (a tree that does not build
+    is an error, and nothing is written), then the stripped one, and compares their modules.
+    """
+    from kscribe.strip import rules as strip_rules
+    from kscribe.strip import target as strip_target
+    from kscribe.strip import tree as strip_run
+    from kscribe.strip import verify as proof
+
+    headers: tuple[Path, ...] = ()
+    p = None
+    if target is not None:
+        p = prepare(target, settings)
+        version, debian, headers = strip_target_of(p)
+        kernel, distro = kernel or version, distro or debian
+    elif verify:
+        raise KscribeError("strip --verify builds against a target's headers: give --target "
+                           "SUITE/ARCH (e.g. bookworm/amd64)")
+    if kernel is None:
+        raise KscribeError("strip: give --kernel X.Y.Z (and --distro), or --target SUITE/ARCH")
+    the_rules = strip_rules.load(rules)
+    report = strip_run.strip(tree, strip_target.make(kernel, distro or "vanilla", headers),
+                             the_rules)
+    if not verify or p is None:
+        strip_run.write(report, out)
+        return report, None
+    work = settings.out_dir / "strip" / f"{report.tree.name}-{p.target.slug}"
+    tc = toolchain_of(settings, p)
+    if tc.chroot is not None:
+        tc.chroot.ensure()
+        tc.binds = [p.provisioned.root, work.resolve()]
+    env = dict(REPRODUCIBLE_ENV)
+    if tc.cross_compile:
+        env.update(ARCH=p.target.arch.kbuild_arch, CROSS_COMPILE=tc.cross_compile)
+    kdir = read_tree(p.provisioned.kdir).path
+    release = p.resolved.abi
+    started = time.monotonic()
+
+    def built(folder: Path, label: str) -> proof.Build:
+        copy = proof.copy_tree(folder, work / label)
+        command = proof.make_command(copy, kdir, release, the_rules.make)
+        log.progress(f"strip: building the {label} tree against {release}: {command}")
+        return proof.build(copy, command, tc.run, env, label)
+
+    original = built(report.tree, "original")
+    strip_run.write(report, out)
+    stripped = built(out.resolve(), "stripped")
+    verdict = proof.Verdict(original, stripped, proof.compare(original, stripped))
+    log.progress(f"strip: both trees built and compared in {time.monotonic() - started:.1f} s")
+    return report, verdict

@@ -246,3 +246,40 @@ def upstream_status(args: argparse.Namespace) -> int:
     page = status.write_html(versions, args.folder / "status.html")
     print(f"{args.folder}: {len(versions)} versions; the review page is {page}")
     return 0
+
+
+def strip(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline import strip_tree
+    from kscribe.strip import forwarders, report
+
+    if args.distro is not None and args.target is not None and args.kernel is None:
+        raise KscribeError("strip: --distro goes with --kernel; a --target gives its own "
+                           "(debian:ABI)")
+    r, verdict = strip_tree(args.tree, args.output, settings, target=args.target,
+                            kernel=args.kernel, distro=args.distro, rules=args.rules,
+                            verify=args.verify)
+    if args.json:
+        atomic.write_json(args.json, report.to_json(r, verdict))
+    if args.cocci:
+        atomic.write_text(args.cocci, forwarders.semantic_patch(r.forwarders))
+    print(report.text(r, verdict), end="")
+    print(f"{args.output}: the stripped tree")
+    return 0 if verdict is None or verdict.ok else 1
+
+
+def sloc(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from kscribe.sloc import facets, table
+
+    trees = [args.tree] + ([args.after] if args.after else [])
+    rows = facets.measure(trees, facets.load(args.facets) if args.facets else None,
+                          args.autogen)
+    labels = [str(t) for t in trees]
+    if args.format == "json":
+        print(json.dumps(table.as_json(rows, labels), indent=2))
+    elif args.format == "markdown":
+        print(table.markdown(rows, labels), end="")
+    else:
+        print(table.text(rows, labels), end="")
+    return 0

@@ -133,6 +133,40 @@ def parser() -> argparse.ArgumentParser:
                     "the pull request text (default: the tree's folder)")
     sp.add_argument("--no-build", action="store_true", help="skip the in-tree builds and the "
                     "proof (only am, checkpatch, addressing and the round trip)")
+    sp = add("strip", commands.strip, "rewrite an out-of-tree module tree for one kernel: "
+             "the conditionals its version and distribution decide are evaluated, dead "
+             "branches dropped, live ones unwrapped, the rest reduced to what stays "
+             "undecided; with --verify both trees are built against the target's headers "
+             "and must give the same modules (.ko set, .text size, symbols)")
+    sp.add_argument("tree", type=Path, help="the module tree (e.g. /usr/src/NAME-VERSION)")
+    sp.add_argument("-o", "--output", type=Path, required=True, help="the stripped tree "
+                    "(replaced whole; written only when everything is read and checked)")
+    sp.add_argument("--kernel", metavar="X.Y.Z", help="the kernel version (default: the "
+                    "target's)")
+    sp.add_argument("--distro", metavar="NAME[:PARAM]", help="vanilla, debian:ABI, "
+                    "ubuntu:ABI, rhel:MAJOR.MINOR, sles:VERSION.PATCHLEVEL (kscribe/data/"
+                    "strip.toml; default: vanilla, or the target's debian:ABI)")
+    sp.add_argument("--target", help="a Debian target whose kernel, ABI and headers decide "
+                    "(" + TARGET_HELP + ")")
+    sp.add_argument("--rules", type=Path, help="the tree's rules file (TOML): the -D values "
+                    "its build computes, names never decided, how it builds")
+    sp.add_argument("--verify", action="store_true", help="build the original and the "
+                    "stripped tree against the target's headers and compare their modules "
+                    "(needs --target)")
+    sp.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    sp.add_argument("--cocci", type=Path, metavar="FILE", help="write the semantic patch "
+                    "that removes the forwarders")
+    sp = add("sloc", commands.sloc, "physical SLOC of C per facet, counted as sloccount "
+             "counts it; with a second tree (e.g. stripped) side by side")
+    sp.add_argument("tree", type=Path, help="the tree to measure")
+    sp.add_argument("after", type=Path, nargs="?", help="a second tree, shown beside the "
+                    "first (e.g. the output of kscribe strip)")
+    sp.add_argument("--facets", type=Path, help="a facets file (YAML: facet -> folders and "
+                    "globs), e.g. patches/facets.yaml; default: sloccount's own groups")
+    sp.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                    help="the table's format (default: text)")
+    sp.add_argument("--autogen", action="store_true", help="count generated files too "
+                    "(sloccount --autogen): the tracer's probes are generated")
     add_syscall_commands(add)
     return p
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import lzma
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from kscribe.util.digest import is_intact
 # Only these packages are kept from a Packages index (a whole one is 50-65 MB of text).
 KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-modules-",
                  "linux-kbuild-", "linux-source-", "busybox-static", "linux-libc-dev")
+# and the out-of-tree module trees that dkms builds (kscribe strip's inputs)
+KEPT_SUFFIXES = ("-dkms",)
+_KEPT = re.compile(r"^Package: (?:(?:" + "|".join(map(re.escape, KEPT_PREFIXES)) +
+                   r")\S*|\S*(?:" + "|".join(map(re.escape, KEPT_SUFFIXES)) + "))$", re.M)
 
 
 @dataclass(frozen=True)
@@ -160,15 +165,14 @@ class Archive:
             raise KscribeError(f"{self.suite} on {self.base_url} has no {want}")
         sha, size = entry["sha256"], int(entry["size"])
         # named by the index's hash and by what is kept of it
-        what = hashlib.sha256("\n".join(KEPT_PREFIXES).encode()).hexdigest()[:8]
+        what = hashlib.sha256(_KEPT.pattern.encode()).hexdigest()[:8]
         kept = self.cache / f"kept-{arch}-{sha[:16]}-{what}.txt"
         if not kept.is_file():
             xz = self.cache / f"Packages-{arch}.xz"
             if not is_intact(xz, sha, size):
                 self._fetch_index(release, want, xz, sha, size)
             text = lzma.decompress(xz.read_bytes()).decode("utf-8", errors="replace")
-            paras = [p for p in text.split("\n\n") if p.startswith(
-                tuple(f"Package: {k}" for k in KEPT_PREFIXES))]
+            paras = [p for p in text.split("\n\n") if _KEPT.match(p)]
             atomic.write_text(kept, "\n\n".join(paras) + "\n")
             xz.unlink()
             for old in self.cache.glob(f"kept-{arch}-*.txt"):

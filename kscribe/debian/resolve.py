@@ -56,7 +56,8 @@ def _pick_modules(index: Index, image: Deb, abi: str, version: str) -> Deb:
     return modules
 
 
-def _newest(settings: Settings, refs, arch: str, name: str) -> tuple[Deb, Archive] | None:
+def newest(settings: Settings, refs: tuple[ArchiveRef, ...], arch: str, name: str
+           ) -> tuple[Deb, Archive] | None:
     """The newest package ``name`` for ``arch`` over the archives ``refs``, and its archive.
 
     An archive whose index cannot be had (a mirror mid-sync) is skipped with a note.
@@ -79,7 +80,7 @@ def _newest(settings: Settings, refs, arch: str, name: str) -> tuple[Deb, Archiv
 def resolve_online(target: Target, settings: Settings) -> Resolved:
     """Ask the archive which packages make up ``target`` now."""
     meta_name = f"linux-headers-{target.flavour}"
-    best = _newest(settings, target.suite.archives, target.arch.name, meta_name)
+    best = newest(settings, target.suite.archives, target.arch.name, meta_name)
     if best is None:
         raise KscribeError(f"{target}: no {meta_name} in {target.suite.name}'s archives "
                            f"({', '.join(r.suite for r in target.suite.archives)}); is "
@@ -103,7 +104,7 @@ def resolve_online(target: Target, settings: Settings) -> Resolved:
         raise KscribeError(f"{target}: {headers.name} {version}: its -common or linux-kbuild "
                            "package is missing from the archive")
     refs = (*target.suite.archives, ArchiveRef("debian", target.suite.codename))
-    found = _newest(settings, refs, target.arch.name, "busybox-static")
+    found = newest(settings, refs, target.arch.name, "busybox-static")
     if found is None:
         raise KscribeError(f"{target}: no busybox-static in {target.suite.name}")
     busybox = found[0]
