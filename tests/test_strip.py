@@ -429,3 +429,109 @@ def test_makefile_parsing_survives_recipes_and_else_if(tmp_path):
                  "else\nA := 3\nendif\nall:\n\tifeq is not a directive here\n")
     mk = makefiles.read(p, "Makefile", makefiles.Facts((6, 2, 0), ()))
     assert mk.output == "A := 2\nall:\n\tifeq is not a directive here\n"
+
+
+def test_a_distributions_abi_range_macro_with_the_value_its_kbuild_computes(tmp_path):
+    """A tree whose Kbuild computes -DDEBIAN_API_VERSION from the kernel's release, and a
+    range macro over it: the rules file gives the value the Kbuild would compute."""
+    files = {
+        "Kbuild": "ccflags-y += -DDEBIAN_API_VERSION=$(shell ./abi-debian-version.sh)\n",
+        "compat.h": f"""
+            #define DEBIAN_KERNEL_RANGE(a1, b1, c1, d1, a2, b2, c2, d2) \\
+                    (defined(DEBIAN_API_VERSION) && \\
+                     (({V} * 1000 + DEBIAN_API_VERSION) >= \\
+                      (KERNEL_VERSION(a1, b1, c1) * 1000 + (d1))) && \\
+                     (({V} * 1000 + DEBIAN_API_VERSION) < \\
+                      (KERNEL_VERSION(a2, b2, c2) * 1000 + (d2))))
+            """,
+        "m.c": """
+            #include "compat.h"
+            #if DEBIAN_KERNEL_RANGE(6, 1, 0, 28, 6, 2, 0, 0)
+            backported();
+            #else
+            upstream();
+            #endif
+            """}
+    rules_text = "[distro.debian.macros]\nDEBIAN_API_VERSION = \"{abi}\"\n"
+    _, out = _strip(tmp_path / "new", files, "6.1.0", "debian:6.1.0-57", rules_text)
+    assert out["m.c"] == '#include "compat.h"\nbackported();\n'
+    _, out = _strip(tmp_path / "old", files, "6.1.0", "debian:6.1.0-12", rules_text)
+    assert out["m.c"] == '#include "compat.h"\nupstream();\n'
+    # on a kernel that is not Debian's the value is not known, and the site is reported
+    report, out = _strip(tmp_path / "vanilla", files, "6.1.0", "vanilla", rules_text)
+    assert out["m.c"].startswith('#include "compat.h"\n#if DEBIAN_KERNEL_RANGE(')
+    assert report.files[-1].counts.undecided[0].why.startswith("depends on DEBIAN_API_VERSION")
+
+
+def test_the_size_table_in_its_three_formats(tmp_path):
+    from kscribe.sloc import facets, table
+
+    before = _tree(tmp_path / "a", {"core/a.c": "int a;\n/* note */\nint b;\n",
+                                    "probes/p.c": "int p;\n", "probes/q.h": "// only\n"})
+    after = _tree(tmp_path / "b", {"core/a.c": "int a;\n", "probes/p.c": "int p;\n"})
+    spec = tmp_path / "facets.yaml"
+    spec.write_text("facets:\n  core: [core/]\n  probes: ['probes/*.c']\n")
+    rows = facets.measure([before, after], facets.load(spec))
+    assert [(r.facet, r.sloc, r.files) for r in rows] == [("core", [2, 1], [1, 1]),
+                                                          ("probes", [1, 1], [1, 1])]
+    labels = ["before", "after"]
+    assert table.text(rows, labels).splitlines() == [
+        "before   after   change  path", "     2       1   -50.0%  core",
+        "     1       1    +0.0%  probes", "     3       2   -33.3%  total"]
+    last = table.markdown(rows, labels).splitlines()[-1]
+    assert last == "| **3** | **2** | **-33.3%** | **total** |"
+    assert table.as_json(rows, labels)["total"] == [3, 2]
+    one = facets.measure([before], None)
+    assert table.text(one, ["a"]).splitlines() == ["SLOC  path", "   2  core", "   1  probes",
+                                                   "   3  total"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("facets:\n  core: core/\n")
+    with pytest.raises(KscribeError, match="facet 'core': a list of folders and globs"):
+        facets.load(bad)
+
+
+def test_the_tracers_facets_name_its_files_in_a_build_folder_and_in_a_kernel_tree():
+    """patches/facets.yaml puts every C file the tracer has, out of tree and in either
+    placement of patches/plan.yaml, in the facet of the plan that adds it."""
+    from kscribe.codegen.module import CORE_FILES, SYSCALL_FILES, SYSCALL_TABLES
+    from kscribe.sloc import facets
+    from kscribe.upstream import plan
+
+    spec = facets.load(ROOT / "patches/facets.yaml")
+    p = plan.load()
+    names = {f.name for f in spec}
+    assert names <= {f.name for f in p.facets}
+
+    def facet(rel: str) -> str | None:
+        return next((f.name for f in spec if f.matches(rel)), None)
+
+    core = [n for n in CORE_FILES.values() if n.endswith((".c", ".h"))]
+    syscalls = [*SYSCALL_FILES.values(), SYSCALL_TABLES]
+    for where in ["", *(f"{pl.dir}/" for pl in p.placements.values())]:
+        for name in core:
+            rel = name if name.startswith("include/") else where + name
+            assert facet(rel) == "core", rel
+        for name in syscalls:
+            assert facet(where + name) == "syscalls", where + name
+        assert facet(where + "kscribe_probe_sched.c") == "probes"
+    assert facet("tools/testing/selftests/kscribe/kscribe_test.c") == "selftest"
+    assert facet("kernel/trace/trace.c") is None
+
+
+def test_a_rules_file_names_a_wrapper_to_evaluate(tmp_path):
+    """A wrapper defined under a condition the target does not decide is evaluated only
+    when the rules file names it."""
+    files = {"m.c": f"""
+        #ifdef __KERNEL__
+        #define AT_LEAST(a, b) ({V} >= KERNEL_VERSION(a, b, 0))
+        #endif
+        #if AT_LEAST(5, 0)
+        new();
+        #endif
+        """}
+    report, out = _strip(tmp_path / "a", files)
+    assert out["m.c"].endswith("#if AT_LEAST(5, 0)\nnew();\n#endif\n")
+    assert "under a condition the target does not decide" in report.undecided_macros["AT_LEAST"]
+    report, out = _strip(tmp_path / "b", files, rules_text="[evaluate]\nnames = [\"AT_LEAST\"]\n")
+    assert out["m.c"].endswith("#endif\nnew();\n")
+    assert "AT_LEAST" in report.decided

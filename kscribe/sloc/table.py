@@ -25,7 +25,7 @@ def text(rows: list[Row], labels: list[str]) -> str:
     n = len(labels)
     total = _totals(rows, n)
     width = max([len(f"{v:,}") for r in rows for v in r.sloc] + [len(f"{t:,}") for t in total]
-                + [4])
+                + [4 if n == 1 else 6])
     if n == 1:
         lines = [f"{'SLOC':>{width}}  path"]
         lines += [f"{r.sloc[0]:>{width},}  {r.facet}" for r in rows]

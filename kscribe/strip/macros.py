@@ -67,6 +67,7 @@ class Sites:
 
     live: dict[str, list[Definition]] = field(default_factory=dict)
     doubtful: dict[str, str] = field(default_factory=dict)      # name -> file:line
+    undecided: dict[str, list[Definition]] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)
     includes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
@@ -90,12 +91,13 @@ class Tree:
 
     def __init__(self, files: dict[str, CFile], base: dict[str, Macro],
                  flags: dict[str, Macro | None], forced: list[str],
-                 kernel_defines: Kernel) -> None:
+                 kernel_defines: Kernel, evaluate: frozenset[str] = frozenset()) -> None:
         self.files = files
         self.base = {**base, **{k: v for k, v in flags.items() if v is not None}}
         self.undecided_flags = {k for k, v in flags.items() if v is None}
         self.forced = [f for f in forced if f in files]
         self.kernel = kernel_defines
+        self.evaluate = evaluate
         self.decided: dict[str, list[Definition] | Macro] = {}
         self.why: dict[str, str] = {}
         self.sites = Sites()
@@ -125,7 +127,7 @@ class Tree:
                 return seen[-1].macro
             if seen:
                 return None
-        if name in self.sites.doubtful:
+        if name in self.sites.doubtful and name not in self.decided:
             return None
         return self.base.get(name)
 
@@ -174,6 +176,8 @@ class Tree:
                             Definition(f.rel, line.number, mac))
                     elif state is None:
                         sites.doubtful.setdefault(mac.name, f"{f.rel}:{line.number}")
+                        sites.undecided.setdefault(mac.name, []).append(
+                            Definition(f.rel, line.number, mac))
                     else:
                         sites.dead.add(mac.name)
                 elif line.directive == "undef":
@@ -216,6 +220,14 @@ class Tree:
         for name, defs in sites.live.items():
             if name not in sites.doubtful:
                 out[name] = defs
+        # what a rules file asks to evaluate: its one definition, whatever the conditions
+        # around it (an undef is still a doubt)
+        for name in self.evaluate & set(sites.undecided):
+            defs = sites.live.get(name, []) + sites.undecided[name]
+            if len({(d.macro.params, d.macro.body) for d in defs}) == 1 and \
+                    "(#undef)" not in sites.doubtful[name]:
+                out[name] = defs
+                self.why.pop(name, None)
         dead_only = [n for n in sites.dead if n not in sites.live and n not in sites.doubtful
                      and n not in self.base and n not in self.undecided_flags]
         known = self.kernel.defines(dead_only)

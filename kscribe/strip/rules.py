@@ -13,6 +13,11 @@ TOML, every table optional::
     [keep]
     names = ["MY_FEATURE"]
 
+    # macros to evaluate from their one definition even where it sits under a condition
+    # the target does not decide (the rules' author vouches for it)
+    [evaluate]
+    names = ["COMPAT_VERSION_AT_LEAST"]
+
     # how the tree builds, as dkms would (default: its dkms.conf, else make M=)
     [build]
     make = "make -C {kdir} M={tree}/src modules"
@@ -38,6 +43,7 @@ class Rules:
     macros: dict[str, object] = field(default_factory=dict)
     distro: dict[str, dict[str, object]] = field(default_factory=dict)
     keep: tuple[str, ...] = ()
+    evaluate: tuple[str, ...] = ()
     make: str | None = None
 
     def for_target(self, target: Target) -> dict[str, Macro]:
@@ -62,23 +68,28 @@ def load(path: Path | None) -> Rules:
         raise KscribeError(f"{path}: cannot read the rules file: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise KscribeError(f"{path}: not valid TOML: {e}") from None
-    unknown = set(data) - {"macros", "distro", "keep", "build"}
+    unknown = set(data) - {"macros", "distro", "keep", "evaluate", "build"}
     if unknown:
         raise KscribeError(f"{path}: unknown table [{sorted(unknown)[0]}] (known: macros, "
-                           "distro, keep, build)")
+                           "distro, keep, evaluate, build)")
     macros = _table(data, "macros", path)
     distro = {}
     for name, table in _table(data, "distro", path).items():
         if not isinstance(table, dict) or set(table) - {"macros"}:
             raise KscribeError(f"{path}: [distro.{name}] holds one table, macros")
         distro[name] = _table(table, "macros", path)
-    keep = _table(data, "keep", path).get("names", [])
-    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
-        raise KscribeError(f"{path}: [keep] names: a list of macro names expected")
+    keep, evaluate = (_names(data, key, path) for key in ("keep", "evaluate"))
     make = _table(data, "build", path).get("make")
     if make is not None and not isinstance(make, str):
         raise KscribeError(f"{path}: [build] make: a command line expected")
-    return Rules(path, macros, distro, tuple(keep), make)
+    return Rules(path, macros, distro, keep, evaluate, make)
+
+
+def _names(data: dict[str, object], key: str, path: Path) -> tuple[str, ...]:
+    names = _table(data, key, path).get("names", [])
+    if not isinstance(names, list) or not all(isinstance(k, str) for k in names):
+        raise KscribeError(f"{path}: [{key}] names: a list of macro names expected")
+    return tuple(names)
 
 
 def _table(data: dict[str, object], key: str, path: Path) -> dict[str, object]:

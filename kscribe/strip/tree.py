@@ -138,7 +138,8 @@ def strip(tree: Path, target: Target, rules: Rules) -> Report:
         base.pop(name, None)
     # what the rules say of a flag the Makefiles compute is what the build would compute
     flags = {k: v for k, v in _flags(mks).items() if k not in ruled}
-    t = Tree(files, base, flags, [f for f in forced if f], Kernel(target.headers))
+    t = Tree(files, base, flags, [f for f in forced if f], Kernel(target.headers),
+             frozenset(rules.evaluate))
     t.undecided_flags |= set(rules.keep)
     try:
         t.settle()

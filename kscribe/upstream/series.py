@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kscribe.codegen.module import SYSCALL_MODULE
 from kscribe.errors import KscribeError
+from kscribe.sloc.count import physical_sloc
 from kscribe.upstream import render, reroll
 from kscribe.upstream.base import Base
 from kscribe.upstream.git import Identity, dated, git
@@ -144,21 +145,15 @@ def _message(plan: Plan, mode: Mode, step: Step, who: Identity) -> str:
 
 
 def sloc(path: str, text: str) -> int:
-    """Source lines of a file: not blank and not only a comment (C, Kconfig, make, rst)."""
+    """Source lines of a file: C as sloccount counts it (:mod:`kscribe.sloc.count`); in
+    Kconfig, make and rst, the lines that are not blank and not only a comment."""
+    if path.endswith((".c", ".h")):
+        return physical_sloc(text.encode())
     n = 0
-    in_comment = False
     for raw in text.splitlines():
         ln = raw.strip()
-        if in_comment:
-            in_comment = "*/" not in ln
-            continue
-        if not ln or ln.startswith(("//", "#", "..")) and not ln.startswith("#include") \
-                and not ln.startswith(("#define", "#if", "#endif", "#else", "#elif")):
-            continue
-        if ln.startswith("/*"):
-            in_comment = "*/" not in ln
-            continue
-        n += 1
+        if ln and not ln.startswith(("#", "..")):
+            n += 1
     return n
 
 
