@@ -26,7 +26,8 @@ from kscribe.strip import rules, target
 from kscribe.strip.tree import strip
 
 HERE = Path(__file__).resolve().parent
-RULES = {"evdi-dkms": HERE.parent / "tests/strip/evdi.toml"}
+RULES = {"evdi-dkms": HERE.parent / "tests/strip/evdi.toml",
+         "dahdi-dkms": HERE.parent / "tests/strip/dahdi.toml"}
 PACKAGES = ["vhba-dkms", "evdi-dkms", "openvpn-dco-dkms", "dahdi-dkms"]
 GOAL_S = 5.0
 

@@ -70,10 +70,11 @@ def text(r: Report, verdict: Verdict | None = None) -> str:
         out += [f"  {f.file}:{f.line}: {f.name}() calls {f.callee}()" for f in r.forwarders]
     if verdict is not None:
         if verdict.ok:
-            mods = ", ".join(f"{rel} .text {m.text}"
-                             for rel, m in sorted(verdict.original.modules.items()))
-            out.append(f"verify: PASS, the same {len(verdict.original.modules)} modules, "
-                       f"the same .text and symbols ({mods})")
+            mods = verdict.original.modules
+            sizes = ", ".join(f"{rel} .text {m.text}" for rel, m in sorted(mods.items())) \
+                if len(mods) <= 4 else f".text {sum(m.text for m in mods.values())} bytes in all"
+            out.append(f"verify: PASS, the same {len(mods)} modules, the same .text and "
+                       f"symbols ({sizes})")
         else:
             out.append("verify: FAIL")
             out += [f"  {d}" for d in verdict.differences]
