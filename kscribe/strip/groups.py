@@ -34,20 +34,8 @@ class Group:
     branches: list[Branch]
     end: Line                       # the #endif
 
-    @property
-    def number(self) -> int:
-        return self.branches[0].head.number
-
-    def lines(self) -> int:
-        """Physical lines of the group, directives and bodies."""
-        return sum(b.head.lines + body_lines(b.body) for b in self.branches) + self.end.lines
-
 
 Item = Line | Group
-
-
-def body_lines(items: list[Item]) -> int:
-    return sum(i.lines() if isinstance(i, Group) else i.lines for i in items)
 
 
 def parse(text: str) -> list[Item]:

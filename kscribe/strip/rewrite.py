@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kscribe.strip.expr import ExprError, Lookup, Result, evaluate
-from kscribe.strip.groups import Branch, Group, Item, body_lines
+from kscribe.strip.groups import Branch, Group, Item
 from kscribe.strip.source import Line, SourceError
 
 # an #elif-family directive as the first of a group, and an #ifdef-family after another
@@ -182,7 +182,3 @@ def _head(head: Line, kind: str, r: Result) -> str:
     if same_family and not r.changed:
         return head.with_arg(head.arg_text, kind)
     return head.with_arg(r.text, kind)
-
-
-def lines_of(items: list[Item]) -> int:
-    return body_lines(items)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 # what the scanner stops at: comment openers and closers, string and character literals
 _TOKEN = re.compile(r'/\*|\*/|//|"(?:\\.|[^"\\\n])*"?|\'(?:\\.|[^\'\\\n])*\'?')
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z_]\w*)?")
-CONDITIONALS = ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef", "else", "endif")
 
 
 class SourceError(Exception):
@@ -41,18 +40,9 @@ class Line:
     code: bool = False          # it has something outside comments and blanks
 
     @property
-    def lines(self) -> int:
-        """Physical lines it spans."""
-        return self.text.count("\n") or 1
-
-    @property
     def arg_text(self) -> str:
         """The argument as written (comments inside it included)."""
         return self.text[self.arg_start:self.arg_end]
-
-    @property
-    def conditional(self) -> bool:
-        return self.directive in CONDITIONALS
 
     def with_arg(self, arg: str, directive: str | None = None) -> str:
         """The line with ``directive`` and argument ``arg`` in place of its own; the

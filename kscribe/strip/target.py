@@ -35,11 +35,6 @@ class Target:
     def release(self) -> str:
         return ".".join(map(str, self.kernel))
 
-    @property
-    def code(self) -> int:
-        a, b, c = self.kernel
-        return (a << 16) + (b << 8) + min(c, 255)
-
 
 def parse_version(text: str) -> tuple[int, int, int]:
     """``6.1.176`` -> (6, 1, 176); an error naming the value otherwise."""
@@ -105,9 +100,3 @@ def make(kernel: str, distro: str = "vanilla", headers: tuple[Path, ...] = ()) -
     for key, value in row.table("macros").items():
         macros[_name(key)] = macro(key, value, fields, f"kscribe/data/{DATA} [{name}.macros]")
     return Target(version, distro, fields, macros, headers)
-
-
-def with_rules(target: Target, macros: dict[str, Macro]) -> Target:
-    """``target`` with a rules file's macros on top."""
-    return Target(target.kernel, target.distro, target.fields, {**target.macros, **macros},
-                  target.headers)
