@@ -10,6 +10,7 @@ from kscribe.tasks import (  # noqa: F401
     task_boot,
     task_build,
     task_matrix,
+    task_package,
     task_provision,
     task_summary,
     task_trace,

@@ -24,7 +24,7 @@ from kscribe.config.arches import Arch, get_arch, host_arch
 from kscribe.config.settings import Settings
 from kscribe.config.target import Target, parse_target
 from kscribe.debian.lock import Resolved
-from kscribe.debian.provision import Provisioned, provision
+from kscribe.debian.provision import Provisioned, guest_modules, provision
 from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
 from kscribe.guest import contexts, stress
@@ -147,10 +147,10 @@ def _programs(folder: Path, arch: Arch) -> dict[str, Path]:
     return {name: folder / name for name in guest_programs.programs(arch)}
 
 
-def _boot(p: Prepared, **kw: Any) -> Verdict:
+def _boot(settings: Settings, p: Prepared, **kw: Any) -> Verdict:
     """Boot ``p``'s own kernel with its busybox and kernel modules, ``boot()`` options ``kw``."""
     return boot(arch=p.target.arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
-                kernel_modules=p.provisioned.modules, **kw)
+                kernel_modules=guest_modules(settings, p.resolved), **kw)
 
 
 def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdict, Path]:
@@ -160,7 +160,8 @@ def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdi
     folder = outdir(settings, p.target)
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
-    v = _boot(p, modules=metadata.modules(folder), programs=_programs(folder, p.target.arch),
+    v = _boot(settings, p, modules=metadata.modules(folder),
+              programs=_programs(folder, p.target.arch),
               outdir=dest, **kw)
     return v, dest
 
@@ -174,7 +175,8 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     modules = metadata.modules(src)
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
-    return _boot(p, modules=modules, programs=_programs(src, p.target.arch), outdir=dest,
+    return _boot(settings, p, modules=modules, programs=_programs(src, p.target.arch),
+                 outdir=dest,
                  append=append)
 
 
@@ -208,6 +210,30 @@ def trace_target(name: str, settings: Settings, record: list[str] | None = None,
         raise KscribeError(f"{name}: the traced boot failed: {'; '.join(v.reasons)} "
                            f"(console: {run / 'console.log'})")
     return _read_trace(v, run, Layout(run.parent), {"target": name})
+
+
+def boot_with(name: str, settings: Settings, modules: list[Path], run: str, **kw: Any
+              ) -> tuple[Verdict, Path]:
+    """Boot the target's kernel with ``modules`` made elsewhere (by dkms, or signed) and the
+    pipeline's guest programs, ``boot()`` options ``kw``, in ``out/<target>/<run>``."""
+    p = prepare(name, settings)
+    build_target(name, settings)
+    folder = outdir(settings, p.target)
+    dest = folder / run
+    dest.mkdir(parents=True, exist_ok=True)
+    v = _boot(settings, p, modules=modules, programs=_programs(folder, p.target.arch),
+              outdir=dest, **kw)
+    return v, dest
+
+
+def trace_with(name: str, settings: Settings, modules: list[Path], run: str,
+               about: dict[str, Any]) -> TraceResult:
+    """Record the workload as :func:`trace_target` does, with ``modules`` built elsewhere."""
+    v, dest = boot_with(name, settings, modules, run, record=default_record())
+    if not v.ok:
+        raise KscribeError(f"{name}: the traced boot with the {run} modules failed: "
+                           f"{'; '.join(v.reasons)} (console: {dest / 'console.log'})")
+    return _read_trace(v, dest, Layout(dest), {"target": name, **about})
 
 
 def _read_trace(v: Verdict, run: Path, layout: Layout, about: dict[str, Any]) -> TraceResult:
@@ -357,7 +383,7 @@ def upstream_series(mode: str, settings: Settings, out: Path, tree: Path | None 
     from kscribe.upstream import base as bases
     from kscribe.upstream import gates, intree, ioctls, mail, plan, render, series
     from kscribe.upstream import reroll as rerolls
-    from kscribe.upstream.git import git, identity
+    from kscribe.util.git import git, identity
 
     the_plan = plan.load()
     if mode not in the_plan.modes:
@@ -442,7 +468,7 @@ def upstream_history(settings: Settings, out: Path, tree: Path | None = None,
     from kscribe.codegen import uapi
     from kscribe.upstream import base as bases
     from kscribe.upstream import gates, history, intree, ioctls, plan, render
-    from kscribe.upstream.git import git, identity
+    from kscribe.util.git import git, identity
 
     the_plan = plan.load()
     h = the_plan.history
@@ -542,7 +568,7 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
             earlier: programs["kscribectl"]}
     if selftest.is_file():
         programs["kscribe_test"] = selftest
-    v = _boot(p, modules=modules, programs=programs, outdir=dest, record=default_record())
+    v = _boot(settings, p, modules=modules, programs=programs, outdir=dest, record=default_record())
     if earlier:
         refused = _refused((dest / "console.log").read_text(errors="replace"), earlier)
         if refused:

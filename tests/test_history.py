@@ -12,7 +12,7 @@ import pytest
 from kscribe.errors import KscribeError
 from kscribe.pipeline import HISTORY_BRANCH, upstream_history, upstream_proof
 from kscribe.upstream import history, plan
-from kscribe.upstream.git import git
+from kscribe.util.git import git
 
 from .conftest import need_tool
 

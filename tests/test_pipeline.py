@@ -18,7 +18,7 @@ import pytest
 
 from kscribe.config.target import parse_target
 from kscribe.debian.archive import Archive
-from kscribe.debian.provision import deb_path, fetch_deb
+from kscribe.debian.provision import deb_path, fetch_deb, guest_modules
 from kscribe.debian.resolve import resolve
 from kscribe.errors import KscribeError
 from kscribe.pipeline import boot_target, build_kdir, build_target, prepare
@@ -58,7 +58,7 @@ def test_the_guest_gets_the_kernel_packages_own_loop_module(settings, target, mo
     kernel's release in its vermagic. A pin from before the modules role is resolved again."""
     p = prepare(target, settings)
     assert p.resolved.debs["modules"].name == modules.format(abi=p.resolved.abi)
-    ko = p.provisioned.modules["loop"].read_bytes()
+    ko = guest_modules(settings, p.resolved)["loop"].read_bytes()
     assert ko.startswith(b"\x7fELF")
     assert re.search(rb"vermagic=" + re.escape(p.resolved.abi.encode()) + rb" ", ko)
     lock = json.loads(settings.lock_path.read_text())

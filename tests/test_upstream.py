@@ -18,7 +18,7 @@ from kscribe.config import paths
 from kscribe.errors import KscribeError
 from kscribe.pipeline import prepare, upstream_proof, upstream_series
 from kscribe.upstream import base, gates, intree, ioctls, plan, render, series
-from kscribe.upstream.git import git, identity
+from kscribe.util.git import git, identity
 
 from .conftest import need_tool
 

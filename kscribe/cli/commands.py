@@ -283,3 +283,33 @@ def sloc(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(table.text(rows, labels), end="")
     return 0
+
+
+def package(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe import packaging
+    from kscribe.package import signing
+
+    needs_target = args.what in ("modules", "tools", "prove")
+    if needs_target and not args.target:
+        raise KscribeError(f"package {args.what}: give a TARGET (e.g. bookworm/amd64)")
+    if not needs_target and args.target:
+        raise KscribeError(f"package {args.what} takes no TARGET")
+    if args.sign and args.what != "modules":
+        raise KscribeError("--sign goes with `package modules` (the modules are signed)")
+    if args.what == "keygen":
+        pair = signing.keygen(args.output)
+        print(f"key {pair.key} (keep it private), certificate {pair.cert} (PEM, for "
+              f"--sign) and {pair.der} (DER, for mokutil). To enroll it:")
+        print(signing.ENROLL.format(cert=pair.der))
+        return 0
+    if args.what == "prove":
+        return packaging.prove(args.target, settings, args.output)
+    if args.what == "dkms":
+        built = packaging.dkms_package(settings, args.output)
+    elif args.what == "modules":
+        built = packaging.modules_package(args.target, settings, args.output,
+                                          tuple(args.sign) if args.sign else None)
+    else:
+        built = packaging.tools_package(args.target, settings, args.output)
+    print(built)
+    return 0

@@ -167,6 +167,17 @@ def parser() -> argparse.ArgumentParser:
                     help="the table's format (default: text)")
     sp.add_argument("--autogen", action="store_true", help="count generated files too "
                     "(sloccount --autogen): the tracer's probes are generated")
+    sp = add("package", commands.package, "the tracer as Debian packages: `dkms` (the "
+             "source dkms builds on the user's machine), `modules TARGET` (the prebuilt "
+             "modules of one kernel ABI, signed with --sign), `tools TARGET` (kscribectl), "
+             "`keygen` (a signing key pair to enroll as a MOK), `prove TARGET` (all of them, "
+             "installed on a fresh machine of the target's suite and booted)")
+    sp.add_argument("what", choices=("dkms", "modules", "tools", "keygen", "prove"))
+    sp.add_argument("target", nargs="?", help=TARGET_HELP)
+    sp.add_argument("-o", "--output", type=Path, required=True, help="the folder the "
+                    "packages (or the keys) are written to")
+    sp.add_argument("--sign", nargs=2, type=Path, metavar=("KEY", "CERT"), help="modules: "
+                    "sign each module with the kernel's sign-file and this key pair (PEM)")
     add_syscall_commands(add)
     return p
 

@@ -223,9 +223,16 @@ def _operations(mux: MuxSpec, sc: Syscall, rows: dict[str, Syscall], base: str,
     """The operations of ``mux`` that the ABI can decode, in number order.
 
     An operation is left to the multiplexer's own events where the ABI has no syscall for
-    it, or where its multiplexer lacks an argument it reads (s390's ipc has no ``fifth``).
+    it, or where its multiplexer lacks an argument it reads (s390's ipc has no ``fifth``);
+    all of them where the multiplexer's arguments have no names (a headers-only build).
     """
     own = [a.name for a in sc.args]
+    unnamed = own == [f"arg{i}" for i in range(len(own))]
+    if not sc.typed or unnamed:
+        why = sc.reason if not sc.typed else "its prototype names no argument (the headers " \
+            "alone were read)"
+        log.note(f"{mux.where}: {abi}: {mux.name}'s operations recorded as {mux.name}: {why}")
+        return []
     if mux.selector not in own or (mux.array and mux.array not in own):
         raise KscribeError(f"{mux.where}: {mux.name}'s selector or array is not one of its "
                            f"arguments in ABI {abi} ({', '.join(own)})")

@@ -27,7 +27,9 @@ from kscribe.util.digest import is_intact
 
 # Only these packages are kept from a Packages index (a whole one is 50-65 MB of text).
 KEPT_PREFIXES = ("linux-headers-", "linux-image-", "linux-binary-", "linux-modules-",
-                 "linux-kbuild-", "linux-source-", "busybox-static", "linux-libc-dev")
+                 "linux-kbuild-", "linux-source-", "busybox-static", "linux-libc-dev",
+                 # the Secure Boot chain (kscribe/data/secureboot.toml)
+                 "ovmf", "shim-signed", "shim-helpers-", "grub-efi-")
 # and the out-of-tree module trees that dkms builds (kscribe strip's inputs)
 KEPT_SUFFIXES = ("-dkms",)
 _KEPT = re.compile(r"^Package: (?:(?:" + "|".join(map(re.escape, KEPT_PREFIXES)) +

@@ -7,8 +7,10 @@ Layout under the cache (``~/.cache/kscribe``)::
         prefix/usr/src/linux-headers-<abi>  the headers tree kbuild is pointed at (``kdir``)
         vmlinuz (or vmlinux)                the target's own kernel
         busybox                             the target arch's static busybox
-        modules/<name>.ko                   modules of the kernel package the guest loads
         provision.json                      what was extracted from which package
+        modules/<name>.ko                   modules of the kernel package the guest loads,
+        modules/modules.json                extracted when a guest first boots (the package
+                                            is read to its end: only when needed)
 
 The prefix is made in a temporary folder and renamed into place when complete.
 """
@@ -58,7 +60,6 @@ class Provisioned:
     kdir: Path
     kernel: Path
     busybox: Path
-    modules: dict[str, Path]                # GUEST_MODULES the kernel package has
 
 
 def deb_path(settings: Settings, deb: Deb) -> Path:
@@ -113,8 +114,7 @@ def provision(settings: Settings, resolved: Resolved) -> Provisioned:
     info = _info(root)
     assert info is not None
     return Provisioned(root=root, kdir=headers_tree(settings, resolved),
-                       kernel=root / info["kernel"], busybox=root / "busybox",
-                       modules={m: root / f for m, f in info["modules"].items()})
+                       kernel=root / info["kernel"], busybox=root / "busybox")
 
 
 def _info(root: Path) -> dict[str, Any] | None:
@@ -123,7 +123,7 @@ def _info(root: Path) -> dict[str, Any] | None:
         info = json.loads((root / "provision.json").read_text())
     except (OSError, ValueError):
         return None
-    return info if isinstance(info, dict) and {"kernel", "modules"} <= info.keys() else None
+    return info if isinstance(info, dict) and "kernel" in info else None
 
 
 def is_provisioned(settings: Settings, resolved: Resolved) -> bool:
@@ -153,41 +153,68 @@ def _intact(root: Path) -> bool:
 def _extract(settings: Settings, resolved: Resolved, root: Path) -> None:
     """Fetch the packages and extract them into a new ``root``, atomically."""
     abi = resolved.abi
-    debs = {role: fetch_deb(settings, d) for role, d in resolved.debs.items()}
+    debs = {role: fetch_deb(settings, resolved.debs[role])
+            for role in ("headers", "common", "kbuild", "image", "busybox")}
     with atomic.atomic_path(root, directory=True) as tmp:
         prefix = tmp / "prefix"
         for role in ("headers", "common", "kbuild"):
             debfile.extract_all(debs[role], prefix)
         _fix_makefile(prefix, root / "prefix", abi)
         kernels = {k.format(abi=abi): v for k, v in KERNEL_PATHS.items()}
-        (tmp / "modules").mkdir()
-        wanted: dict[Path, dict[str, str]] = {debs["image"]: dict(kernels)}
-        wanted.setdefault(debs["modules"], {}).update(_module_paths(abi))
-        found = {path: name for deb, paths in wanted.items()
-                 for path, name in debfile.extract_each(deb, paths, tmp).items()}
-        kernel = next((found[k] for k in found if k in kernels), None)
+        found = debfile.extract_each(debs["image"], kernels, tmp)
+        kernel = next(iter(found.values()), None)
         if kernel is None:
             raise KscribeError(f"{resolved.debs['image'].name}: no kernel at any of "
                                f"{', '.join(kernels)}")
-        modules = {Path(name).name.partition(".")[0]: _plain(tmp, name)
-                   for path, name in found.items() if path not in kernels}
         if not debfile.extract_each(debs["busybox"], BUSYBOX_PATHS, tmp):
             raise KscribeError(f"{resolved.debs['busybox'].name}: no busybox at any of "
                                f"{', '.join(BUSYBOX_PATHS)}")
         (tmp / "busybox").chmod(0o755)
         atomic.write_json(tmp / "provision.json", {
             "target": resolved.target, "version": resolved.version, "abi": abi,
-            "kernel": kernel, "modules": modules,
-            "sha256": {name: sha256_file(tmp / name)
-                       for name in (kernel, "busybox", *modules.values())},
+            "kernel": kernel,
+            "sha256": {name: sha256_file(tmp / name) for name in (kernel, "busybox")},
             "packages": {r: {"name": d.name, "version": d.version, "sha256": d.sha256}
                          for r, d in resolved.debs.items()},
         })
 
 
+def guest_modules(settings: Settings, resolved: Resolved) -> dict[str, Path]:
+    """GUEST_MODULES of the kernel's package (name -> plain .ko), extracted on first use:
+    finding them reads the whole package, which only a boot needs."""
+    root = kernel_dir(settings, resolved)
+    folder = root / "modules"
+    with file_lock(root.with_name(root.name + ".flock")):
+        info = _modules_info(folder)
+        if info is None:
+            deb = fetch_deb(settings, resolved.debs["modules"])
+            with atomic.atomic_path(folder, directory=True) as tmp:
+                found = debfile.extract_each(deb, _module_paths(resolved.abi), tmp)
+                names = {Path(n).name.partition(".")[0]: _plain(tmp, n)
+                         for n in found.values()}
+                atomic.write_json(tmp / "modules.json", {
+                    "package": resolved.debs["modules"].sha256, "modules": names,
+                    "sha256": {f: sha256_file(tmp / f) for f in names.values()}})
+            info = _modules_info(folder)
+            assert info is not None
+    return {m: folder / f for m, f in info["modules"].items()}
+
+
+def _modules_info(folder: Path) -> dict[str, Any] | None:
+    """``modules.json`` of the guest modules' folder, when its files are intact."""
+    try:
+        info = json.loads((folder / "modules.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not all(is_intact(folder / f, sha) for f, sha in
+                                             info.get("sha256", {}).items()):
+        return None
+    return info
+
+
 def _module_paths(abi: str) -> dict[str, str]:
-    """Where the image package may hold each of GUEST_MODULES -> its name under the cache."""
-    return {f"{d.format(abi=abi)}/{rel}{ext}": f"modules/{Path(rel).name}{ext}"
+    """Where the modules package may hold each of GUEST_MODULES -> its name in the folder."""
+    return {f"{d.format(abi=abi)}/{rel}{ext}": f"{Path(rel).name}{ext}"
             for rel in GUEST_MODULES.values() for d in MODULE_DIRS for ext in DECOMPRESS}
 
 

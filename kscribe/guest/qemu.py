@@ -60,9 +60,11 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
          record: list[str] | None = None, dump_formats: bool = False,
          script: str = INIT, context: dict[str, Any] | None = None,
          judge_console: Callable[[str], Verdict] = boot_check.judge,
-         accel: str | None = None, kernel_modules: dict[str, Path] | None = None) -> Verdict:
+         accel: str | None = None, kernel_modules: dict[str, Path] | None = None,
+         machine: Callable[[Path], list[str]] | None = None) -> Verdict:
     """Boot, run ``/init``, write ``console.log`` and ``boot.json`` into ``outdir``;
-    ``kernel_modules`` (name -> .ko of the kernel's package) go to /lib/modules."""
+    ``kernel_modules`` (name -> .ko of the kernel's package) go to /lib/modules.
+    ``machine(initrd)`` gives another QEMU command line (firmware that boots a disk)."""
     proc.require(arch.qemu.binary, why=f"to boot {arch.name} kernels")
     initrd = outdir / "initrd.cpio.gz"
     init = render_init(modules, record=record, dump_formats=dump_formats, script=script,
@@ -70,7 +72,8 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
                                 "kernel_modules": sorted(kernel_modules or {}),
                                 **(context or {})})
     initramfs.make(initrd, busybox, modules, programs, init, kernel_modules)
-    argv = qemu_argv(arch, kernel, initrd, append, accel)
+    argv = machine(initrd) if machine is not None else \
+        qemu_argv(arch, kernel, initrd, append, accel)
     started = time.monotonic()
     done = proc.run(argv, timeout=timeout, check=False, text=False, keep_on_timeout=True)
     console = done.stdout.decode(errors="replace").replace("\r\n", "\n")

@@ -1,8 +1,9 @@
 """The doit tasks behind ``dodo.py``: provision, build, boot and trace, a subtask per target.
 
-Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH`` and
-``trace:SUITE/ARCH``; ``upstream:MODE`` and ``upstream:MODE-abi-new`` make a patch series
-(patches/plan.yaml), with today's ioctl numbers or a new block, and ``upstream:history``
+Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH``,
+``trace:SUITE/ARCH`` and ``package:SUITE/ARCH`` (its packages, proven); ``upstream:MODE``
+and ``upstream:MODE-abi-new`` make a patch series (patches/plan.yaml), with today's ioctl
+numbers or a new block, and ``upstream:history``
 merges the tracer's own history into the tree instead; ``matrix:build`` and
 ``matrix:boot`` run the cells of ``ci/matrix.toml``; the default task traces the default
 target and prints what it saw.
@@ -155,6 +156,21 @@ def task_upstream() -> Iterator[Task]:
         "uptodate": [False],
         "verbosity": 2,
     }
+
+
+def task_package() -> Iterator[Task]:
+    """The packages of a cell (kscribe-dkms, kscribe-modules-<abi>, kscribectl), proven on
+    a fresh machine of its suite: dkms build, dkms-autopkgtest, boot, the modules package."""
+    for t in all_targets():
+        out = _layout(t).folder / "packages"
+        yield {
+            "name": t.name,
+            "actions": [f"{KSCRIBE} package prove {t.name} -o {shlex.quote(str(out))}"],
+            "task_dep": [f"build:{t.name}"],
+            "targets": [str(out / "proof.json")],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
 
 
 def _dep_file() -> str:

@@ -22,8 +22,8 @@ from kscribe.config.settings import Settings
 from kscribe.debian import linux_source
 from kscribe.debian.lock import Resolved
 from kscribe.errors import KscribeError
-from kscribe.upstream.git import dated, git, identity
 from kscribe.util import atomic, log, proc
+from kscribe.util.git import dated, git, identity
 from kscribe.util.locking import file_lock
 
 # a kernel tree's top level has these (checkpatch refuses to run elsewhere)

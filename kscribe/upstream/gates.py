@@ -20,10 +20,10 @@ from kscribe.errors import KscribeError
 from kscribe.kernel.checkpatch import check_patch, findings
 from kscribe.upstream import mail
 from kscribe.upstream.base import Base, worktree
-from kscribe.upstream.git import git
 from kscribe.upstream.mail import Message
 from kscribe.upstream.series import Series
 from kscribe.util import atomic, log, proc, yamlspec
+from kscribe.util.git import git
 
 ALLOW = paths.ROOT / "patches" / "checkpatch-allow.yaml"
 

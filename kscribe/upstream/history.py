@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kscribe.errors import KscribeError
-from kscribe.upstream.git import dated, git
 from kscribe.util import log, proc
+from kscribe.util.git import dated, git
 
 
 @dataclass

@@ -22,9 +22,9 @@ from kscribe.config.arches import Arch
 from kscribe.kernel.diagnostics import count_diagnostics
 from kscribe.toolchain.select import Toolchain
 from kscribe.upstream.gates import GateFailed, exports, undefined_symbols
-from kscribe.upstream.git import git
 from kscribe.upstream.series import Series
 from kscribe.util import atomic, log, proc
+from kscribe.util.git import git
 
 # what a kernel source tree needs beyond an external-module build: kconfig's lexer and
 # parser, objtool's libelf, sign-file's libssl, bc for timeconst.h, python3 for the BTF tools

@@ -23,8 +23,8 @@ import yaml
 
 from kscribe.config import paths
 from kscribe.errors import KscribeError
-from kscribe.upstream.git import git
 from kscribe.util import yamlspec
+from kscribe.util.git import git
 
 if TYPE_CHECKING:
     from kscribe.upstream.series import Patch, Series

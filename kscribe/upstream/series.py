@@ -21,11 +21,11 @@ from kscribe.errors import KscribeError
 from kscribe.sloc.count import physical_sloc
 from kscribe.upstream import render, reroll
 from kscribe.upstream.base import Base
-from kscribe.upstream.git import Identity, dated, git
 from kscribe.upstream.ioctls import Block
 from kscribe.upstream.mail import ARCHIVE_LINK, Message
 from kscribe.upstream.plan import BODY_WIDTH, Mode, Plan, wrap
 from kscribe.util import atomic, log
+from kscribe.util.git import Identity, dated, git
 
 
 @dataclass

@@ -21,16 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from debian.debian_support import Version
 
 from kscribe.config import paths
-from kscribe.config.arches import AbiSpec, ArchSyscalls
+from kscribe.config.arches import AbiSpec, Arch, ArchSyscalls
 from kscribe.config.settings import Settings
 from kscribe.config.target import Target
-from kscribe.debian.lock import Resolved
-from kscribe.debian.provision import Provisioned
 from kscribe.errors import KscribeError
 from kscribe.instrument.syscalls import abis, extract, source
 from kscribe.instrument.syscalls.model import (
@@ -54,6 +52,10 @@ from kscribe.instrument.syscalls.specs import ArgSpec, Specs, check_against, loa
 from kscribe.instrument.syscalls.types import ResolvedType, TypeResolver, is_string
 from kscribe.kernel.cpp import Job, Preprocessor, preprocessor
 from kscribe.kernel.tree import KernelTree, read_tree
+
+if TYPE_CHECKING:  # the archive is not read where only headers are (a dkms build)
+    from kscribe.debian.lock import Resolved
+    from kscribe.debian.provision import Provisioned
 
 PROBE = "kscribe_probe"
 GENERIC_ARGS = 6
@@ -267,10 +269,9 @@ def _generic(abi: AbiSpec) -> tuple[SyscallArg, ...]:
                  for i in range(GENERIC_ARGS))
 
 
-def _start_source(cpp: Preprocessor, reduced: Path, target: Target, tree: KernelTree
-                  ) -> Job:
+def _start_source(cpp: Preprocessor, reduced: Path, arch: Arch, tree: KernelTree) -> Job:
     """Start preprocessing the reduced source files that can define the target's syscalls."""
-    files = source.files_for(reduced, target.arch.kbuild_arch, tree.word_bits)
+    files = source.files_for(reduced, arch.kbuild_arch, tree.word_bits)
     return cpp.start(_source_tu(files, tree.srctree, reduced))
 
 
@@ -311,13 +312,31 @@ def build(prepared: Prepared, settings: Settings, use_source: bool = True,
     reduced): the argument names of the kernel's definitions and the syscalls the headers
     do not declare. Without it the headers alone are read.
     """
+    version = prepared.resolved.version
+    source_of = Source(source.cached(settings.cache_dir, version),
+                       lambda: source.fetch(settings, prepared.resolved)) if use_source else None
+    return build_tree(read_tree(prepared.provisioned.kdir), prepared.target.arch,
+                      prepared.target.name, version, source_of, specs)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The reduced linux-source of the kernel: cached (or None), and how to fetch it."""
+
+    cached: Path | None
+    fetch: Callable[[], Path]
+
+
+def build_tree(tree: KernelTree, target_arch: Arch, name: str, version: str,
+               source_of: Source | None, specs: Specs | None = None) -> Result:
+    """The typed syscall tables of every ABI of the kernel tree ``tree`` (for ``target_arch``,
+    of Debian version ``version``), from its headers and, with ``source_of``, its source."""
     started = time.monotonic()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    target = prepared.target
-    tree = read_tree(prepared.provisioned.kdir)
-    arch = target.arch.syscalls
-    cpp = preprocessor(tree.path, tree.srctree, target.arch.triplet, target.arch.kbuild_arch,
+    use_source = source_of is not None
+    arch = target_arch.syscalls
+    cpp = preprocessor(tree.path, tree.srctree, target_arch.triplet, target_arch.kbuild_arch,
                        abis.flags(arch, tree.enabled, tree.srctree))
     present = abis_of(tree, arch)
     word = tree.word_bits
@@ -325,9 +344,8 @@ def build(prepared: Prepared, settings: Settings, use_source: bool = True,
     proto_job = cpp.start(_prototype_source(cpp, arch, tree, specs), types=True)
     abi_jobs = [(a, *extract.start(cpp, a)) for a in present]
     # the cached reduced source is read beside the headers; a missing one is made below
-    reduced = source.cached(settings.cache_dir, prepared.resolved.version) \
-        if use_source else None
-    src_job = _start_source(cpp, reduced, target, tree) if reduced else None
+    reduced = source_of.cached if source_of is not None else None
+    src_job = _start_source(cpp, reduced, target_arch, tree) if reduced else None
 
     raws = [extract.parse(cpp, a, t, n, job.result()) for a, t, n, job in abi_jobs]
     timings["tables"] = time.monotonic() - started
@@ -341,10 +359,10 @@ def build(prepared: Prepared, settings: Settings, use_source: bool = True,
 
     aliases = dict(arch.prototype_aliases)
     renames = dict(arch.symbol_renames)
-    if use_source and src_job is None:
+    if source_of is not None and src_job is None:
         try:
-            reduced = source.fetch(settings, prepared.resolved)
-            src_job = _start_source(cpp, reduced, target, tree)
+            reduced = source_of.fetch()
+            src_job = _start_source(cpp, reduced, target_arch, tree)
         except KscribeError as e:
             notes.append(f"linux-source not used: {e}")
     src_defs, src_protos = _source_prototypes(src_job, reduced) if src_job and reduced \
@@ -354,8 +372,8 @@ def build(prepared: Prepared, settings: Settings, use_source: bool = True,
     def merged(sym: str) -> Prototype | None:
         return _merge(header_protos.get(sym), src_protos.get(sym), src_defs.get(sym))
 
-    before = target.arch.char_signed_before
-    char_signed = bool(before) and Version(prepared.resolved.version) < Version(before)
+    before = target_arch.char_signed_before
+    char_signed = bool(before) and Version(version) < Version(before)
     classifier = _Classifier(TypeResolver(tdefs, word, char_signed), specs, text[:probe_at],
                              word)
     # names a spec may use: syscall -> its prototypes' argument names ("?" = some unnamed),
@@ -400,7 +418,7 @@ def build(prepared: Prepared, settings: Settings, use_source: bool = True,
                                  symbol=symbol, args=args, typed=proto is not None,
                                  aliases=tuple(names[1:]), implemented=implemented,
                                  origin=proto.origin if proto else "", reason=reason))
-        tables.append(SyscallTable(target=target.name, abi=raw.abi.name,
+        tables.append(SyscallTable(target=name, abi=raw.abi.name,
                                    native=raw.abi.native, bits=raw.abi.bits,
                                    syscalls=tuple(calls), sources=tuple(
                                        _rel(s, roots) for s in raw.sources)))

@@ -21,13 +21,15 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kscribe.config.settings import Settings
-from kscribe.debian import linux_source
-from kscribe.debian.lock import Resolved
 from kscribe.errors import KscribeError
 from kscribe.util import atomic, log
 from kscribe.util.ctext import COMMENT, closing
+
+if TYPE_CHECKING:  # the archive is not read where only headers are (a dkms build)
+    from kscribe.debian.lock import Resolved
 
 _COND = re.compile(r"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b.*?(?<!\\)$", re.M | re.S)
 _DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+).*?(?<!\\)$", re.M | re.S)
@@ -153,6 +155,8 @@ def fetch(settings: Settings, resolved: Resolved) -> Path:
     done = cached(settings.cache_dir, resolved.version)
     if done:
         return done
+    from kscribe.debian import linux_source
+
     deb = linux_source.fetch(settings, resolved)
     dest = source_dir(settings.cache_dir, resolved.version)
     started = time.monotonic()
@@ -167,6 +171,8 @@ def fetch(settings: Settings, resolved: Resolved) -> Path:
 def reduce_package(deb: Path, dest: Path) -> int:
     """Reduce every C file of the source package ``deb`` that defines a syscall into
     ``dest``; the number of files written."""
+    from kscribe.debian import linux_source
+
     count = 0
     for rel, m, tar in linux_source.files(deb):
         if not (m.isfile() and rel.endswith(".c")) or rel.startswith(_SKIP_DIRS):

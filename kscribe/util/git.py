@@ -1,4 +1,5 @@
-"""The one way kscribe runs git on a kernel tree, and the identity commits are made with.
+"""The one way kscribe runs git (kernel trees, the project's own history), and the user's
+identity that commits and packages are made with.
 
 Every call goes through :func:`kscribe.util.proc.run`, so a failing git command is one
 line naming it. The author and committer of every commit kscribe makes are the user's own
@@ -26,7 +27,7 @@ def git(repo: Path, *args: str, input: str | None = None,
     full = {**os.environ, "LC_ALL": "C", **(env or {})}
     argv = ["git", "-C", str(repo), *args]
     r = proc.run(argv, input=input, env=full, check=False,
-                 why="to make and check kernel patch series")
+                 why="to make kernel patch series and packages")
     if check and r.returncode != 0:
         # git says some failures on stdout ("nothing to commit")
         raise CommandFailed(argv, f"exited {r.returncode}: "
@@ -53,7 +54,8 @@ def identity(repo: Path) -> Identity:
         values[key] = git(repo, "config", "--get", key, check=False)
         if not values[key]:
             raise KscribeError(f"git has no {key}: set it with `git config --global {key} "
-                               f"...`; kscribe signs patches only with your own identity")
+                               f"...`; kscribe signs patches and packages only with your "
+                               "own identity")
     return Identity(values["user.name"], values["user.email"])
 
 
