@@ -98,17 +98,19 @@ def _subject(cert: Path) -> str:
 
 
 def tools_package(name: str, settings: Settings, out: Path) -> Path:
-    """``kscribectl`` of target ``name``, with its manual (from the host build's --help)."""
+    """``kscribectl`` for target ``name``'s architecture, built as a distribution builds a
+    program (dynamic, hardened, stripped), with its manual (the host build's --help)."""
     p = prepare(name, settings)
-    build_target(name, settings)
-    tool = outdir(settings, p.target) / "kscribectl"
+    arch = p.target.arch
     with tempfile.TemporaryDirectory() as tmp:
+        tool = guest_programs.build_tool(arch, Path(tmp) / "tool")
         host = guest_programs.build_program(host_arch(), "kscribectl",
                                             guest_programs.PROGRAMS["kscribectl"], Path(tmp))
         help_text = proc.run([str(host), "--help"], why="to write kscribectl's manual").stdout
-    when = time.strftime("%Y-%m-%d", time.gmtime(deb.epoch()))
-    return binary.tools_package(tool, binary.manual(help_text, when), p.target.arch.name,
-                                maintainer(), out)
+        when = time.strftime("%Y-%m-%d", time.gmtime(deb.epoch()))
+        libc = guest_programs.libc_version(tool)
+        return binary.tools_package(tool, binary.manual(help_text, when), arch.name,
+                                    f"libc6 (>= {libc})", maintainer(), out)
 
 
 # ---- proofs ----

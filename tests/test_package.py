@@ -80,7 +80,10 @@ def test_dkms_conf_lists_exactly_the_modules_the_pipeline_builds(packages, setti
               f". {src}/kscribe-{deb.__version__}/dkms.conf; "
               'echo "${BUILT_MODULE_NAME[@]}"; echo "${BUILT_MODULE_LOCATION[0]}"; '
               'echo "$BUILD_EXCLUSIVE_KERNEL"')
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    # the python3 of this venv has the modules Debian's python3 gets from the Depends
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True,
+                          env=env)
     names, location, kernels = done.stdout.splitlines()
     assert names.split() == res.metadata["modules"]
     assert location == "build/"
@@ -214,6 +217,8 @@ def test_signed_modules_under_enforcement_and_secure_boot(settings, tmp_path_fac
     taint = int(b["taint-kscribe_core-signed"])
     assert taint & TAINT_OOT and not taint & TAINT_UNSIGNED, taint
     assert b["load-kscribe_core-unsigned"] != "0" and b["load-kscribe_core-tampered"] != "0"
+    assert "unsigned_module_is_rejected" in b["message-kscribe_core-unsigned"]
+    assert b["message-kscribe_core-tampered"] == "Key_was_rejected_by_service"
 
 
 def test_the_dkms_package_refuses_nothing_it_needs(settings):

@@ -7,6 +7,7 @@ two checkouts give the same bytes.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from kscribe.config import paths
@@ -64,3 +65,42 @@ def build_all(arch: Arch, dest: Path, include: Path = paths.KERNEL_MODULE / "inc
     """Every guest program for ``arch``, into ``dest``, with the uapi header of ``include``."""
     return [build_program(built_for, name, src, dest, include)
             for name, (built_for, src) in programs(arch).items()]
+
+
+def build_tool(arch: Arch, dest: Path) -> Path:
+    """kscribectl as a distribution ships it: linked against the C library, with Debian's
+    hardening flags (``dpkg-buildflags`` for ``arch``), stripped; for a package, not the
+    guest."""
+    cc = compiler(arch)
+    env = {"DEB_HOST_ARCH": arch.name, "DEB_BUILD_MAINT_OPTIONS": "hardening=+all",
+           "PATH": "/usr/bin:/bin"}
+    flags = {k: proc.run(["dpkg-buildflags", "--get", k], env=env,
+                         why="to build kscribectl with Debian's flags").stdout.split()
+             for k in ("CPPFLAGS", "CFLAGS", "LDFLAGS")}
+    out = dest / "kscribectl"
+    dest.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(out) as tmp:
+        done = proc.run([cc, *flags["CPPFLAGS"], *flags["CFLAGS"], "-Wall", "-Wextra",
+                         "-Werror", f"-ffile-prefix-map={paths.ROOT}=.", *flags["LDFLAGS"],
+                         "-I", paths.KERNEL_MODULE / "include", "-o", tmp,
+                         PROGRAMS["kscribectl"]], check=False,
+                        why=f"to build kscribectl for {arch.name}")
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["?"])[0]
+            raise KscribeError(f"kscribectl for {arch.name} does not build: {first}")
+        strip = "strip" if arch.name == host_arch().name else f"{arch.triplet}-strip"
+        proc.run([strip, "--strip-unneeded", "--remove-section=.comment",
+                  "--remove-section=.note", tmp], why="to strip kscribectl")
+        tmp.chmod(0o755)
+    return out
+
+
+def libc_version(binary: Path) -> str:
+    """The newest GLIBC symbol version ``binary`` needs (what dpkg-shlibdeps would find)."""
+    text = proc.run(["readelf", "-W", "--dyn-syms", binary], why="to read kscribectl's "
+                    "symbols").stdout
+    versions = {tuple(int(x) for x in v.split(".")) for v in
+                re.findall(r"@GLIBC_(\d+(?:\.\d+)+)", text)}
+    if not versions:
+        raise KscribeError(f"{binary}: no GLIBC symbol versions: is it linked dynamically?")
+    return ".".join(map(str, max(versions)))

@@ -10,6 +10,7 @@ searched, flavour first.
 from __future__ import annotations
 
 import functools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,8 +93,16 @@ def _gcc_include(cc: str) -> str:
 
 def preprocessor(kdir: Path, srctree: Path, triplet: str, kbuild_arch: str,
                  flags: tuple[str, ...]) -> Preprocessor:
-    """The preprocessor of ``<triplet>-gcc`` for a kernel tree, or an error to install it."""
+    """The preprocessor of ``<triplet>-gcc`` for a kernel tree, or an error to install it;
+    where only the kernel's own versioned gcc is installed (a machine with just the
+    kernel's headers, which depend on it), that one."""
     cc = f"{triplet}-gcc"
+    if shutil.which(cc) is None:
+        from kscribe.kernel.tree import read_tree
+
+        major = read_tree(kdir).gcc_major
+        if major is not None and shutil.which(f"{cc}-{major}"):
+            cc = f"{cc}-{major}"
     proc.require(cc, why=WHY)
     trees = (kdir,) if kdir == srctree else (kdir, srctree)
     return Preprocessor(cc=cc, trees=trees, kbuild_arch=kbuild_arch, flags=tuple(flags))

@@ -51,9 +51,9 @@ def modules_package(modules: list[Path], abi: str, arch: str, maintainer: Identi
     return deb.build(control, tree, out_dir, scripts)
 
 
-def tools_package(kscribectl: Path, manpage: str, arch: str, maintainer: Identity,
-                  out_dir: Path) -> Path:
-    """``kscribectl_<version>_<arch>.deb``: the static recording tool and its manual."""
+def tools_package(kscribectl: Path, manpage: str, arch: str, depends: str,
+                  maintainer: Identity, out_dir: Path) -> Path:
+    """``kscribectl_<version>_<arch>.deb``: the recording tool and its manual."""
     tree = deb.Tree()
     tree.add("usr/bin/kscribectl", kscribectl.read_bytes(), executable=True)
     tree.add("usr/share/man/man1/kscribectl.1.gz", deb.gzip_bytes(manpage.encode()))
@@ -65,7 +65,7 @@ def tools_package(kscribectl: Path, manpage: str, arch: str, maintainer: Identit
                      "recording through /dev/kscribe and writes the trace as CTF, for\n"
                      "babeltrace2. It needs the tracer's modules: kscribe-dkms, or the\n"
                      "kscribe-modules package of the running kernel."),
-        depends="", provides="")
+        depends=depends)
     return deb.build(control, tree, out_dir)
 
 

@@ -117,10 +117,11 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def docs(tree: Tree, package: str, maintainer: Identity, change: str) -> None:
-    """Add ``/usr/share/doc/<package>/{copyright,changelog.Debian.gz}``."""
+    """Add ``/usr/share/doc/<package>/{copyright,changelog.gz}`` (a native package's
+    changelog: kscribe's versions have no Debian revision)."""
     doc = f"usr/share/doc/{package}"
     tree.add(f"{doc}/copyright", copyright_text(maintainer).encode())
-    tree.add(f"{doc}/changelog.Debian.gz",
+    tree.add(f"{doc}/changelog.gz",
              gzip_bytes(changelog_text(package, __version__, maintainer, change).encode()))
 
 
