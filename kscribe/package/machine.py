@@ -66,7 +66,7 @@ class Machine:
         if where.exists():
             shutil.rmtree(where)
         where.mkdir(parents=True)
-        unpack(tarball, where)
+        unpack(tarball, where, f"a {suite.name} machine")
         m = cls(where, suite, abi)
         _network(where)
         m.run(["apt-get", "update", "-q"])

@@ -133,8 +133,8 @@ def make_tarball(settings: Settings, codename: str, packages: list[str], tarball
     log.progress(f"{what} ready in {took:.0f} s ({tarball.stat().st_size / 1e6:.0f} MB)")
 
 
-def unpack(tarball: Path, dest: Path) -> None:
+def unpack(tarball: Path, dest: Path, what: str = "a toolchain chroot") -> None:
     """Unpack a chroot's tarball into ``dest`` (/dev is bound at run time, not unpacked)."""
-    require("zstd", why="to unpack a chroot")
+    require("zstd", why=f"to unpack {what}")
     proc.run(["tar", "--zstd", "-x", "--numeric-owner", "--exclude=./dev/*", "-f", tarball,
-              "-C", dest], why="to unpack a chroot")
+              "-C", dest], why=f"to unpack {what}")
