@@ -270,13 +270,17 @@ def syscall_formats(name: str, settings: Settings) -> dict[str, list[str]]:
     return formats
 
 
-def stress_target(name: str, settings: Settings) -> tuple[Verdict, Path | None]:
-    """The robustness run of :mod:`kscribe.guest.stress` on the target; its tiny-buffer
-    trace is unpacked into ``stress/trace`` and must read with babeltrace2."""
+def stress_target(name: str, settings: Settings, cycles: int = stress.CYCLES
+                  ) -> tuple[Verdict, Path | None]:
+    """The robustness run of :mod:`kscribe.guest.stress` on the target, with ``cycles``
+    load/record/unload cycles; its tiny-buffer trace is unpacked into ``stress/trace`` and
+    must read with babeltrace2."""
+    if cycles < 1:
+        raise KscribeError(f"--cycles {cycles}: give at least 1")
     cpus = parse_target(name).arch.qemu.cpus
     v, run = guest_run(name, settings, "stress", script=stress.SCRIPT,
-                       judge_console=lambda console: stress.judge(console, cpus), timeout=900,
-                       context={"cycles": stress.CYCLES, "ioctls": stress.IOCTLS})
+                       judge_console=lambda console: stress.judge(console, cpus, cycles),
+                       timeout=900, context={"cycles": cycles, "ioctls": stress.IOCTLS})
     try:
         trace = extract((run / "console.log").read_text(), run / "trace")
         babeltrace(trace)

@@ -144,3 +144,25 @@ def proof(bulk, settings):
     need_tool("qemu-system-x86_64")
     need_tool("babeltrace2")
     return upstream_proof("bulk", settings, bulk[1])
+
+
+# Two workers (pyproject: ``-n 2 --dist loadgroup``) take whole groups: a test file, or files
+# that share a session fixture (the bulk series and its proof). The slowest groups are handed
+# out first, so that the two workers finish together.
+SHARED = {"test_upstream": "upstream", "test_history": "upstream"}
+SLOWEST_FIRST = ("upstream", "test_robustness", "test_package", "test_pipeline", "test_trace",
+                 "test_reroll", "test_syscalls", "test_strip_trees", "test_doit",
+                 "test_checkpatch", "test_reproducible")
+
+
+def _group(item: pytest.Item) -> str:
+    module = item.path.stem
+    return SHARED.get(module, module)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {g: i for i, g in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order kept
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))

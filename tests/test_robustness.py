@@ -11,6 +11,7 @@ from kscribe.pipeline import build_target, stress_target
 from .conftest import need_tool
 
 pytestmark = pytest.mark.usefixtures("network")
+CI_CYCLES = 10
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,8 @@ def stressed(settings):
     need_tool("qemu-system-x86_64")
     need_tool("babeltrace2")
     build_target("bookworm/amd64", settings)
-    return stress_target("bookworm/amd64", settings)
+    # 10 of a full run's 50 cycles (`kscribe stress` runs 50): each costs about 8 s of TCG
+    return stress_target("bookworm/amd64", settings, cycles=CI_CYCLES)
 
 
 def test_every_check_passes_without_kernel_warnings(stressed):
@@ -116,3 +118,10 @@ def test_boot_judge_wants_every_context_and_every_bad_filter_refused():
     assert filters.problems(rcs, loaded + refusals) == []
     assert filters.problems({**rcs, "filter-syntax-rc": "0"}, loaded + refusals)
     assert len(filters.problems(rcs, loaded)) == len(filters.BAD)
+
+
+def test_judge_wants_the_cycles_asked_for():
+    console = "KSCRIBE-BEGIN 6.1\nKSCRIBE-CHECK cycles 10/10\nKSCRIBE-END\n"
+    assert not any("cycles" in r for r in robustness.judge(console, 2, cycles=10).reasons)
+    assert any("check cycles: 10/10, expected 50/50" in r
+               for r in robustness.judge(console, 2).reasons)

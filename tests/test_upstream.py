@@ -553,14 +553,21 @@ def test_an_undefined_kconfig_symbol_fails_its_gate(bulk, settings):
     s, _ = bulk
     tree = settings.out_dir / "upstream" / "bulk" / "am"
     kconfig = tree / "kernel/trace/kscribe/Kconfig"
-    good = kconfig.read_text()
+    source = tree / "kernel/trace/kscribe/kscribe_core.c"
+    other = tree / "kernel/trace/trace.c"  # not the series': never reported
+    good = {f: f.read_text() for f in (kconfig, source, other)}
     assert gates.undefined_symbols(tree, s.base_commit) == []
     try:
-        kconfig.write_text(good.replace("\tdepends on ", "\tdepends on KSCRIBE_NOPE && ", 1))
+        kconfig.write_text(good[kconfig].replace("\tdepends on ",
+                                                 "\tdepends on KSCRIBE_NOPE && ", 1))
+        source.write_text(good[source] + "\n#if IS_ENABLED(CONFIG_KSCRIBE_NADA)\n#endif\n")
+        other.write_text(good[other] + "\n#ifdef CONFIG_KSCRIBE_NIENTE\n#endif\n")
         assert gates.undefined_symbols(tree, s.base_commit) == \
-            ["KSCRIBE_NOPE (kernel/trace/kscribe/Kconfig)"]
+            ["KSCRIBE_NADA (kernel/trace/kscribe/kscribe_core.c)",
+             "KSCRIBE_NOPE (kernel/trace/kscribe/Kconfig)"]
     finally:
-        kconfig.write_text(good)
+        for f, text in good.items():
+            f.write_text(text)
 
 
 def test_kconfiglib_and_the_kernels_own_tool_agree_on_the_tracers_kconfig(bulk, settings):

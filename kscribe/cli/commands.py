@@ -86,7 +86,7 @@ def trace(args: argparse.Namespace, settings: Settings) -> int:
 def stress(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.guest import stress as checks
 
-    v, trace_dir = stress_target(args.target, settings)
+    v, trace_dir = stress_target(args.target, settings, args.cycles)
     console = Layout.of(settings, parse_target(args.target)).run("stress") / "console.log"
     for line in checks.report(console.read_text()).lines():
         print(f"  {line}")

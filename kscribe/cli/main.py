@@ -20,6 +20,7 @@ from kscribe.cli.syscalls import add_commands as add_syscall_commands
 from kscribe.config.settings import Settings
 from kscribe.config.target import DEFAULT_TARGET
 from kscribe.errors import KscribeError
+from kscribe.guest.stress import CYCLES
 from kscribe.util import log
 
 ENV_HELP = """environment:
@@ -99,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
     sp = add("stress", commands.stress, "the robustness run: load/record/unload cycles, "
              "random ioctls, a tiny buffer, pausing, unloading, under a syscall load")
     sp.add_argument("target", help=TARGET_HELP)
+    sp.add_argument("--cycles", type=int, default=CYCLES, help="load/record/unload cycles "
+                    f"(default {CYCLES}; each takes about 8 s under TCG)")
     sp = add("boot", commands.boot, "boot a target's kernel under QEMU and load the tracer")
     sp.add_argument("target", help=TARGET_HELP)
     sp.add_argument("--modules-from", metavar="TARGET", help="load the modules built for "

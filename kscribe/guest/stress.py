@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kscribe.guest.console import MARK, Verdict, checks, kernel_problems, lines, started, unfinished
 
-CYCLES = 50
+CYCLES = 50  # load/record/unload cycles of a full run (kscribe stress); --cycles sets it
 IOCTLS = 10_000
 SCRIPT = "guest/stress.sh.j2"
 _LOSS = re.compile(r"^kscribectl: cpu(\d+): (\d+) events, (\d+) discarded "
@@ -57,11 +57,12 @@ def report(console: str) -> StressReport:
     return r
 
 
-def judge(console: str, cpus: int) -> Verdict:
-    """Every check as expected (the load seen on all ``cpus``) and no kernel warning."""
+def judge(console: str, cpus: int, cycles: int = CYCLES) -> Verdict:
+    """Every check as expected (``cycles`` cycles, the load seen on all ``cpus``) and no
+    kernel warning."""
     r = report(console)
     expected = {
-        "cycles": f"{CYCLES}/{CYCLES}",
+        "cycles": f"{cycles}/{cycles}",
         "tiny-rc": "0",
         "toggle-rc": "0",
         "rmmod-probe-while-recording": "1",

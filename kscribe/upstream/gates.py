@@ -170,10 +170,15 @@ def maintainers(tree: Path, series: Series, section: str, entry: list[str]) -> N
 def undefined_symbols(tree: Path, base_commit: str) -> list[str]:
     """The Kconfig symbols that files of the series (changed since ``base_commit``) use and
     no Kconfig defines, by the tree's own ``scripts/checkkconfigsymbols.py`` at its current
-    checkout: ``SYMBOL (file, ...)`` for each."""
-    ours = set(git(tree, "diff", "--name-only", base_commit, "HEAD").split("\n"))
-    r = proc.run(["python3", "scripts/checkkconfigsymbols.py", "--no-color"], cwd=tree,
-                 check=False, why="to find undefined Kconfig symbols")
+    checkout: ``SYMBOL (file, ...)`` for each.
+
+    The script's ``--ignore`` names every other file: it still reads every Kconfig file for
+    the definitions, but only the series' files for references, so the answer for them is
+    the same as a whole-tree run's, in seconds instead of minutes."""
+    ours = set(git(tree, "diff", "--name-only", base_commit, "HEAD").split("\n")) - {""}
+    others = f"(?!(?:{'|'.join(re.escape(f) for f in sorted(ours))})$)"
+    r = proc.run(["python3", "scripts/checkkconfigsymbols.py", "--no-color", "--ignore", others],
+                 cwd=tree, check=False, why="to find undefined Kconfig symbols")
     if r.returncode not in (0, 1):
         raise GateFailed(f"checkkconfigsymbols.py: exit {r.returncode}: "
                          f"{proc.tail(r.stderr or r.stdout)}", r.stderr + r.stdout)
