@@ -274,12 +274,29 @@ def prove(name: str, settings: Settings, out: Path) -> int:
           + ", ".join(f"{k} {v:.0f} s" for k, v in mp.times.items()))
     if "install ok installed" not in mp.status or not mp.modules_dep or mp.removed_dep:
         failed.append("modules proof")
+    s = signing_proof(name, settings, work / "signing")
+    signing_ok = signed_as_expected(s)
+    print(f"signing: {'; '.join(signing_ok) or 'as expected'}: offline "
+          + ", ".join(f"{k} {'accepted' if ok else 'refused'}" for k, (ok, _) in
+                      s.offline.items())
+          + f"; sig_enforce=1 refuses ours ({s.enforced.get('message-kscribe_core-signed')}), "
+          f"loads the kernel's loop.ko; Secure Boot: "
+          + ("no machine for this architecture" if s.secure_boot is None else
+             f"on, ours loads with taint {s.secure_boot.get('taint-kscribe_core-signed')}, "
+             f"unsigned and tampered refused")
+          + "; " + ", ".join(f"{k} {v:.0f} s" for k, v in s.times.items()))
+    if signing_ok:
+        failed.append("signing proof")
     report.update(dkms={"status": d.status, "dkms_status": d.dkms_status,
                         "vermagic": d.vermagic, "autopkgtest": autopkg, "times": d.times,
                         "purged": d.purged_status, "boot": t.verdict.summary(),
                         "events": len(t.events)},
                   modules={"status": mp.status, "modules_dep": mp.modules_dep,
-                           "times": mp.times}, seconds=round(time.monotonic() - started, 1))
+                           "times": mp.times},
+                  signing={"offline": {k: ok for k, (ok, _) in s.offline.items()},
+                           "sig_enforce": s.enforced, "secure_boot": s.secure_boot,
+                           "times": s.times, "problems": signing_ok},
+                  seconds=round(time.monotonic() - started, 1))
     atomic.write_json(out / "proof.json", report)
     print(f"{name}: packages {'PASS' if not failed else 'FAIL: ' + ', '.join(failed)} in "
           f"{time.monotonic() - started:.0f} s ({out / 'proof.json'})")
@@ -292,8 +309,38 @@ class SigningProof:
 
     offline: dict[str, tuple[bool, str]]
     enforced: dict[str, str]             # module.sig_enforce=1, no key enrolled
-    secure_boot: dict[str, str]          # UEFI Secure Boot, our certificate a MOK
+    secure_boot: dict[str, str] | None   # UEFI Secure Boot, our certificate a MOK (None:
+                                         # no Secure Boot machine for the architecture)
     times: dict[str, float]
+
+
+TAINT_OUT_OF_TREE = 1 << 12   # the kernel's TAINT_OOT_MODULE ("O")
+TAINT_UNSIGNED = 1 << 13      # TAINT_UNSIGNED_MODULE ("E")
+
+
+def signed_as_expected(s: SigningProof) -> list[str]:
+    """What in a signing proof is not as it should be (nothing, when it passes)."""
+    problems = [f"openssl: {k} {'accepted' if ok else 'refused'}"
+                for k, (ok, _) in s.offline.items() if ok != (k == "signed")]
+    e = s.enforced
+    if e.get("load-kernel-loop") != "0":
+        problems.append("sig_enforce=1: the kernel's own loop.ko did not load")
+    if "rejected" not in e.get("message-kscribe_core-signed", "") or \
+            e.get("load-kscribe_core-unsigned") in (None, "0"):
+        problems.append("sig_enforce=1: a module signed with a key the kernel does not "
+                        "know was not refused")
+    b = s.secure_boot
+    if b is None:
+        return problems
+    if b.get("secure-boot") != "1" or int(b.get("our-key") or 0) < 1:
+        problems.append("Secure Boot: not on, or our certificate not among the kernel's keys")
+    taint = int(b.get("taint-kscribe_core-signed") or 0)
+    if b.get("load-kscribe_core-signed") != "0" or not taint & TAINT_OUT_OF_TREE or \
+            taint & TAINT_UNSIGNED:
+        problems.append(f"Secure Boot: our signed module did not load cleanly (taint {taint})")
+    if "0" in (b.get("load-kscribe_core-unsigned"), b.get("load-kscribe_core-tampered")):
+        problems.append("Secure Boot: an unsigned or tampered module loaded")
+    return problems
 
 
 def signing_proof(name: str, settings: Settings, work: Path) -> SigningProof:
@@ -337,6 +384,8 @@ def signing_proof(name: str, settings: Settings, work: Path) -> SigningProof:
         raise KscribeError(f"{name}: the sig_enforce boot failed: {'; '.join(v.reasons)}")
     times["boot, sig_enforce=1"] = time.monotonic() - started
     enforced = checks((run / "console.log").read_text())
+    if p.target.arch.name not in secureboot.machines():
+        return SigningProof(offline, enforced, None, times)
     fw = secureboot.firmware(settings, p.target.suite, p.target.arch.name, p.resolved.abi)
     variables = secureboot.enrolled_vars(fw, pair.cert, work / "vars.fd")
     q = p.target.arch.qemu

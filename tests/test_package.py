@@ -211,6 +211,7 @@ def test_signed_modules_under_enforcement_and_secure_boot(settings, tmp_path_fac
     assert e["load-kscribe_core-signed"] != "0" and e["load-kscribe_core-unsigned"] != "0"
     assert "rejected" in e["message-kscribe_core-signed"]
     b = s.secure_boot
+    assert b is not None  # amd64 has a Secure Boot machine
     assert b["secure-boot"] == "1" and int(b["our-key"]) >= 1
     assert b["load-kernel-loop"] == "0"
     assert b["load-kscribe_core-signed"] == "0"
@@ -219,6 +220,12 @@ def test_signed_modules_under_enforcement_and_secure_boot(settings, tmp_path_fac
     assert b["load-kscribe_core-unsigned"] != "0" and b["load-kscribe_core-tampered"] != "0"
     assert "unsigned_module_is_rejected" in b["message-kscribe_core-unsigned"]
     assert b["message-kscribe_core-tampered"] == "Key_was_rejected_by_service"
+    assert packaging.signed_as_expected(s) == []
+    unsigned = packaging.SigningProof(s.offline, s.enforced, {**b, "taint-kscribe_core-signed":
+                                      str(taint | packaging.TAINT_UNSIGNED)}, s.times)
+    assert packaging.signed_as_expected(unsigned) == [
+        f"Secure Boot: our signed module did not load cleanly (taint "
+        f"{taint | packaging.TAINT_UNSIGNED})"]
 
 
 def test_the_dkms_package_refuses_nothing_it_needs(settings):

@@ -174,7 +174,8 @@ def parser() -> argparse.ArgumentParser:
              "source dkms builds on the user's machine), `modules TARGET` (the prebuilt "
              "modules of one kernel ABI, signed with --sign), `tools TARGET` (kscribectl), "
              "`keygen` (a signing key pair to enroll as a MOK), `prove TARGET` (all of them, "
-             "installed on a fresh machine of the target's suite and booted)")
+             "installed on a fresh machine of the target's suite and booted, and signatures "
+             "proven under sig_enforce and Secure Boot)")
     sp.add_argument("what", choices=("dkms", "modules", "tools", "keygen", "prove"))
     sp.add_argument("target", nargs="?", help=TARGET_HELP)
     sp.add_argument("-o", "--output", type=Path, required=True, help="the folder the "

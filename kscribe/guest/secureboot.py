@@ -68,6 +68,11 @@ def _file(settings: Settings, suite: Suite, arch: str, package: str, path: str,
     return out
 
 
+def machines() -> tuple[str, ...]:
+    """The architectures with a Secure Boot machine in the data file."""
+    return tuple(sorted(tomldata.load(DATA)))
+
+
 def firmware(settings: Settings, suite: Suite, arch: str, abi: str) -> Firmware:
     """The Secure Boot machine of ``arch`` with the kernel ``abi`` of ``suite``."""
     data = tomldata.load(DATA)
