@@ -146,7 +146,7 @@ def proof(bulk, settings):
     return upstream_proof("bulk", settings, bulk[1])
 
 
-# Two workers (pyproject: ``-n 2 --dist loadgroup``) take whole groups: a test file, or files
+# Two workers (pyproject: ``-n 2 --dist loadscope``) take whole groups: a test file, or files
 # that share a session fixture (the bulk series and its proof). The slowest groups are handed
 # out first, so that the two workers finish together.
 SHARED = {"test_upstream": "upstream", "test_history": "upstream"}
@@ -155,14 +155,24 @@ SLOWEST_FIRST = ("upstream", "test_robustness", "test_package", "test_pipeline",
                  "test_checkpatch", "test_reproducible")
 
 
-def _group(item: pytest.Item) -> str:
-    module = item.path.stem
+def _group(path: str) -> str:
+    module = Path(path.split("::", 1)[0]).stem
     return SHARED.get(module, module)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slowest groups first (the order the workers are given them in)."""
     rank = {g: i for i, g in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order kept
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=lambda item: rank.get(_group(item.nodeid), len(rank)))  # stable
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's scope scheduling, with a scope per group rather than per file."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return ByGroup(config, log)
