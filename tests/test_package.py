@@ -14,6 +14,7 @@ the unsigned taint, and an unsigned or tampered one is refused. Keys are made pe
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -23,8 +24,10 @@ import pytest
 
 from kscribe import packaging
 from kscribe.build import metadata
+from kscribe.errors import KscribeError
 from kscribe.package import binary, deb, dkms, signing
 from kscribe.pipeline import build_target, outdir, prepare
+from kscribe.util.git import identity
 
 from .conftest import need_tool
 
@@ -232,3 +235,18 @@ def test_the_dkms_package_refuses_nothing_it_needs(settings):
     """Every file the generator reads on the user's machine is in the package."""
     for rel in dkms.SOURCES:
         assert (ROOT / rel).is_dir(), rel
+
+
+def test_unmet_build_dependencies_are_named(tmp_path, monkeypatch):
+    """Without what dpkg-buildpackage requires, one line names it (not dpkg's last words)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dpkg-checkbuilddeps").write_text(
+        "#!/bin/sh\necho 'dpkg-checkbuilddeps: error: Unmet build dependencies: "
+        "build-essential:native' >&2\nexit 1\n")
+    (fake / "dpkg-checkbuilddeps").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    with pytest.raises(KscribeError, match=r"^kscribe-dkms: Unmet build dependencies: "
+                                           r"build-essential:native: install them with apt"):
+        dkms.build(tmp_path / "out", identity(ROOT))
+    assert not list((tmp_path / "out").iterdir())

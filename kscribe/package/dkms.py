@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kscribe import __version__
 from kscribe.config import paths
+from kscribe.errors import KscribeError
 from kscribe.package import deb
 from kscribe.util import atomic, log, proc
 from kscribe.util.git import Identity
@@ -152,6 +153,12 @@ def build(out_dir: Path, maintainer: Identity) -> Path:
         source_tree(top / "src")
         debian_dir(top, maintainer)
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(deb.epoch()), "LC_ALL": "C.UTF-8"}
+        unmet = proc.run(["dpkg-checkbuilddeps"], cwd=top, check=False)
+        if unmet.returncode != 0:
+            said = (unmet.stderr or unmet.stdout).strip().splitlines()
+            what = said[-1] if said else f"exit status {unmet.returncode}"
+            what = what.removeprefix("dpkg-checkbuilddeps: ").removeprefix("error: ")
+            raise KscribeError(f"{PACKAGE}: {what}: install them with apt (./setup does)")
         log.progress(f"{PACKAGE}: dpkg-buildpackage -b in {top}")
         proc.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=top, env=env,
                  why="to build the -dkms package")
