@@ -151,7 +151,7 @@ def proof(bulk, settings):
 # out first, so that the two workers finish together.
 SHARED = {"test_upstream": "upstream", "test_history": "upstream"}
 SLOWEST_FIRST = ("upstream", "test_robustness", "test_package", "test_pipeline", "test_trace",
-                 "test_reroll", "test_syscalls", "test_strip_trees", "test_doit",
+                 "test_reroll", "test_matrix", "test_syscalls", "test_strip_trees", "test_doit",
                  "test_checkpatch", "test_reproducible")
 
 

@@ -11,6 +11,7 @@ from kscribe.config.settings import Settings
 from kscribe.config.target import all_targets, parse_target
 from kscribe.debian import lock
 from kscribe.errors import KscribeError
+from kscribe.matrix.results import attempt
 from kscribe.pipeline import (
     Layout,
     boot_target,
@@ -62,7 +63,9 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
     if args.kdir:
         res = build_kdir(args.kdir, settings, arch=args.arch, clean=args.clean)
     elif args.target:
-        res = build_target(args.target, settings, toolchain=args.toolchain, clean=args.clean)
+        with attempt(Layout.of(settings, parse_target(args.target)).folder, "build"):
+            res = build_target(args.target, settings, toolchain=args.toolchain,
+                               clean=args.clean)
     else:
         raise KscribeError("build: give a TARGET (e.g. bookworm/amd64) or --kdir PATH")
     print(f"{res.metadata['target']}: {res.outdir / 'metadata.json'}")
@@ -70,7 +73,9 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def boot(args: argparse.Namespace, settings: Settings) -> int:
-    v = boot_target(args.target, settings, modules_from=args.modules_from, append=args.append)
+    with attempt(Layout.of(settings, parse_target(args.target)).folder, "boot"):
+        v = boot_target(args.target, settings, modules_from=args.modules_from,
+                        append=args.append)
     print(f"{args.target}: {v.summary()}")
     return 0 if v.ok else 1
 
@@ -313,3 +318,27 @@ def package(args: argparse.Namespace, settings: Settings) -> int:
         built = packaging.tools_package(args.target, settings, args.output)
     print(built)
     return 0
+
+
+def ci(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.config import matrix
+    from kscribe.matrix import export, report, results
+
+    m = matrix.load(args.matrix)
+    if args.what == "export":
+        if args.service not in export.SERVICES:
+            raise KscribeError(f"ci export: give a service ({', '.join(export.SERVICES)}), "
+                               f"not {args.service!r}")
+        if args.output is None:
+            raise KscribeError("ci export: give -o FILE (e.g. .github/workflows/kscribe.yml)")
+        atomic.write_text(args.output, export.SERVICES[args.service](m))
+        print(f"{args.output}: {len(m.build)} build and {len(m.boot)} boot cells")
+        return 0
+    if args.service is None or not Path(args.service).is_dir():
+        raise KscribeError(f"ci report: give the folder of a run's results or of a CI run's "
+                           f"artifacts, not {args.service}")
+    found = results.collect(m.build, m.boot, Path(args.service))
+    line = report.write(found, args.output or Path("report"), copy=True)
+    print(f"{(args.output or Path('report')) / 'report.html'}")
+    print(line)
+    return 0 if line.endswith(" 0 failed") else 1

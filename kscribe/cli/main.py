@@ -30,6 +30,7 @@ ENV_HELP = """environment:
   KSCRIBE_MIRROR           Debian archive mirror (default: from /etc/apt/sources.list*)
   KSCRIBE_SECURITY_MIRROR  Debian security mirror (default: from apt's sources)
   KSCRIBE_KEYRING          keyring for Release signatures (default: Debian's archive keyring)
+  KSCRIBE_MATRIX           the CI matrix of `doit matrix` and `kscribe ci` (ci/matrix.toml)
 """
 TARGET_HELP = "SUITE/ARCH[/FLAVOUR], e.g. bookworm/amd64 (see `kscribe targets`)"
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -170,6 +171,17 @@ def parser() -> argparse.ArgumentParser:
                     help="the table's format (default: text)")
     sp.add_argument("--autogen", action="store_true", help="count generated files too "
                     "(sloccount --autogen): the tracer's probes are generated")
+    sp = add("ci", commands.ci, "the CI matrix (ci/matrix.toml) beyond this machine: `export "
+             "github|gitlab -o FILE` writes a GitHub Actions workflow or a GitLab CI "
+             "pipeline with a job per cell; `report DIR [-o OUT]` makes the matrix report "
+             "(report.html, report.md, junit.xml) from a run's output folder or from a CI "
+             "run's artifacts downloaded into DIR")
+    sp.add_argument("what", choices=("export", "report"))
+    sp.add_argument("service", nargs="?", help="export: github or gitlab; report: DIR")
+    sp.add_argument("-o", "--output", type=Path, help="export: the file; report: the folder "
+                    "(default ./report)")
+    sp.add_argument("--matrix", type=Path, help="the matrix (default: $KSCRIBE_MATRIX, "
+                    "else ci/matrix.toml)")
     sp = add("package", commands.package, "the tracer as Debian packages: `dkms` (the "
              "source dkms builds on the user's machine), `modules TARGET` (the prebuilt "
              "modules of one kernel ABI, signed with --sign), `tools TARGET` (kscribectl), "

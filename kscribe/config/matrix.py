@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,11 @@ from kscribe.errors import KscribeError
 FILE = paths.ROOT / "ci/matrix.toml"
 
 
+def default_file() -> Path:
+    """The matrix doit runs and ``kscribe ci`` reads: ``KSCRIBE_MATRIX`` or ci/matrix.toml."""
+    return Path(os.environ.get("KSCRIBE_MATRIX") or FILE)
+
+
 @dataclass(frozen=True)
 class Matrix:
     """Target names to build, and the subset to boot."""
@@ -21,8 +27,10 @@ class Matrix:
     boot: tuple[str, ...]
 
 
-def load(path: Path = FILE) -> Matrix:
-    """Read and check the matrix: every cell a known target, every boot cell also built."""
+def load(path: Path | None = None) -> Matrix:
+    """Read and check the matrix (``path``, else :func:`default_file`): every cell a known
+    target, every boot cell also built."""
+    path = path or default_file()
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:

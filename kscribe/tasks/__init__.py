@@ -5,8 +5,8 @@ Task names are ``provision:SUITE/ARCH``, ``build:SUITE/ARCH``, ``boot:SUITE/ARCH
 and ``upstream:MODE-abi-new`` make a patch series (patches/plan.yaml), with today's ioctl
 numbers or a new block, and ``upstream:history``
 merges the tracer's own history into the tree instead; ``matrix:build`` and
-``matrix:boot`` run the cells of ``ci/matrix.toml``; the default task traces the default
-target and prints what it saw.
+``matrix:boot`` run the cells of ``ci/matrix.toml`` and write its report (``out/matrix/``);
+the default task traces the default target and prints what it saw.
 Actions are ``kscribe`` command lines, so ``doit -n N`` runs cells in parallel processes and
 every failure is the command's one-line error. A task reruns exactly when what feeds it
 changed (:mod:`kscribe.tasks.inputs`, :mod:`kscribe.tasks.uptodate`): a build when its
@@ -31,6 +31,7 @@ from kscribe.config.target import DEFAULT_TARGET, Target, all_targets, parse_tar
 from kscribe.pipeline import Layout
 from kscribe.tasks import uptodate
 from kscribe.tasks.inputs import build_inputs, guest_inputs
+from kscribe.tasks.progress import MatrixReporter
 
 KSCRIBE = f"{shlex.quote(sys.executable)} -m kscribe"
 Task = dict[str, Any]
@@ -179,8 +180,13 @@ def _dep_file() -> str:
     return str(_settings().out_dir / ".doit.db")
 
 
+MatrixReporter.out_dir = _settings().out_dir
 DOIT_CONFIG = {
     "default_tasks": ["summary"],
     "dep_file": _dep_file(),
     "backend": "json",
+    # the matrix's progress and report (kscribe.tasks.progress); a failed cell does not
+    # stop the others
+    "reporter": MatrixReporter,
+    "continue": True,
 }

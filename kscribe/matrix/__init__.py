@@ -1,0 +1,1 @@
+"""The CI matrix beyond one machine: exported to CI services, and reported."""
