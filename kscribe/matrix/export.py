@@ -24,7 +24,10 @@ IMAGE = "debian:bookworm"
 LIMITS = {"github": 256, "gitlab": 200}
 HEADER = ("# Made by `kscribe ci export {service}` from ci/matrix.toml: do not edit, export "
           "again.\n# One job per cell: build, then boot; the report job reads every cell's "
-          "artifacts.\n")
+          "artifacts.\n{needs}")
+NEEDS = {"github": "",
+         "gitlab": "# The jobs make toolchain chroots: the runner must run privileged "
+                   "containers\n# (the Docker executor's `privileged = true`).\n"}
 SETUP = "./setup"
 CACHE = ".cache/kscribe"         # in the checkout: both services cache only there
 
@@ -46,7 +49,7 @@ def _dump(data: dict[str, Any], service: str) -> str:
 
     Dumper.add_representer(_Literal, lambda d, s: d.represent_scalar(
         "tag:yaml.org,2002:str", s, style="|"))
-    return HEADER.format(service=service) + yaml.dump(
+    return HEADER.format(service=service, needs=NEEDS[service]) + yaml.dump(
         data, Dumper=Dumper, sort_keys=False, width=100, default_flow_style=False)
 
 
@@ -65,6 +68,9 @@ def _github_steps(kind: str) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
         {"name": "what a fresh container lacks to check out",
          "run": "apt-get update -q && apt-get install -y -q git ca-certificates"},
+        # the workspace's path inside the container (github.workspace is the host's)
+        {"name": "the download cache, in the workspace (what actions/cache keeps)",
+         "run": f'echo "KSCRIBE_CACHE=$GITHUB_WORKSPACE/{CACHE}" >> "$GITHUB_ENV"'},
         {"uses": GITHUB_ACTIONS["checkout"]},
         {"name": "set up (./setup, as the README's commands)", "run": SETUP},
         {"name": "pin the cell's kernel (kscribe.lock keys the cache)",
@@ -79,8 +85,7 @@ def _github_steps(kind: str) -> list[dict[str, Any]]:
                       "with": {"name": "build-${{ matrix.slug }}",
                                "path": "artifacts/build-${{ matrix.slug }}"}})
     steps += [
-        {"name": kind, "env": {"KSCRIBE_CACHE": "${{ github.workspace }}/" + CACHE},
-         "run": f".venv/bin/doit {kind}:${{{{ matrix.target }}}}"},
+        {"name": kind, "run": f".venv/bin/doit {kind}:${{{{ matrix.target }}}}"},
         {"name": "keep the cell's results", "if": "always()", "uses": GITHUB_ACTIONS["upload"],
          "with": {"name": f"{kind}-${{{{ matrix.slug }}}}",
                   "path": _Literal("".join(f"out/${{{{ matrix.slug }}}}/{f}\n"
