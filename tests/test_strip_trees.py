@@ -54,7 +54,8 @@ def test_the_stripped_tree_builds_to_the_same_modules(stripped):
         set(verdict.original.modules) == set(verdict.stripped.modules)
     total = report.total()
     assert total.removed > 0 and report.lines_removed > 0
-    assert report.seconds < 5
+    # the speed goal (under 5 s) is bench/strip.py's, not a test's: a test's time is the
+    # machine's, shared with the other worker
 
 
 def test_no_version_test_is_left(stripped):
