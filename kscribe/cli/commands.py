@@ -338,7 +338,8 @@ def ci(args: argparse.Namespace, settings: Settings) -> int:
         raise KscribeError(f"ci report: give the folder of a run's results or of a CI run's "
                            f"artifacts, not {args.service}")
     found = results.collect(m.build, m.boot, Path(args.service))
-    line = report.write(found, args.output or Path("report"), copy=True)
-    print(f"{(args.output or Path('report')) / 'report.html'}")
+    dest = args.output or Path("report")
+    line = report.write(found, dest, copy=True)
+    print(dest / "report.html")
     print(line)
     return 0 if line.endswith(" 0 failed") else 1

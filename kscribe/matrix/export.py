@@ -63,16 +63,22 @@ GITHUB_ACTIONS = {
 }
 
 
+# what every job of a fresh container does first: git to check out with, then ./setup
+PRELUDE = (
+    {"name": "what a fresh container lacks to check out",
+     "run": "apt-get update -q && apt-get install -y -q git ca-certificates"},
+    {"uses": GITHUB_ACTIONS["checkout"]},
+    {"name": "set up (./setup, as the README's commands)", "run": SETUP},
+)
+
+
 def _github_steps(kind: str) -> list[dict[str, Any]]:
     files = BUILD_FILES if kind == "build" else BOOT_FILES
     steps: list[dict[str, Any]] = [
-        {"name": "what a fresh container lacks to check out",
-         "run": "apt-get update -q && apt-get install -y -q git ca-certificates"},
         # the workspace's path inside the container (github.workspace is the host's)
         {"name": "the download cache, in the workspace (what actions/cache keeps)",
          "run": f'echo "KSCRIBE_CACHE=$GITHUB_WORKSPACE/{CACHE}" >> "$GITHUB_ENV"'},
-        {"uses": GITHUB_ACTIONS["checkout"]},
-        {"name": "set up (./setup, as the README's commands)", "run": SETUP},
+        *PRELUDE,
         {"name": "pin the cell's kernel (kscribe.lock keys the cache)",
          "run": ".venv/bin/kscribe resolve ${{ matrix.target }}"},
         {"uses": GITHUB_ACTIONS["cache"],
@@ -132,10 +138,7 @@ def github(m: Matrix) -> str:
         "runs-on": "ubuntu-24.04",
         "container": {"image": IMAGE},
         "steps": [
-            {"name": "what a fresh container lacks to check out",
-             "run": "apt-get update -q && apt-get install -y -q git ca-certificates"},
-            {"uses": GITHUB_ACTIONS["checkout"]},
-            {"name": "set up", "run": SETUP},
+            *PRELUDE,
             {"name": "every cell's results", "uses": GITHUB_ACTIONS["download"],
              "with": {"path": "artifacts"}},
             {"name": "the report, and the step summary",
