@@ -407,6 +407,21 @@ def test_timestamps_never_go_backwards_within_a_stream(traced, tmp_path):
         assert stamps and stamps == sorted(stamps), stream
 
 
+def test_a_gap_longer_than_the_compact_timestamp_is_decoded(traced, tmp_path):
+    """An event more than 2^32 ns after the previous one of its stream carries the whole
+    timestamp (the extended header): a 5 s sleep on one CPU lasts 5 s in the trace."""
+    _, _, console, _, _ = traced
+    events = parse(babeltrace(extract(console, tmp_path / "gap", tag="GAP")))
+    sleeps = [e for e in events if e.name.endswith("nanosleep") and e.fields.get("rqtp")
+              == {"tv_sec": 5, "tv_nsec": 0}]
+    assert len(sleeps) == 1, [e.name for e in events]
+    tid = sleeps[0].context["tid"]
+    exits = [e for e in events if e.name == sleeps[0].name.replace("entry", "exit")
+             and e.context["tid"] == tid]
+    assert len(exits) == 1 and exits[0].cpu == sleeps[0].cpu == 0
+    assert 5e9 <= exits[0].ts - sleeps[0].ts < 6e9, exits[0].ts - sleeps[0].ts
+
+
 def test_truncated_or_corrupted_stream_is_a_clear_error(traced, tmp_path):
     _, res, _, _, _ = traced
     broken = tmp_path / "trace"

@@ -35,7 +35,15 @@
 #define PACKET_MAX		65536
 #define PACKET_HEADER_SIZE	(4 + 4)
 #define PACKET_CONTEXT_SIZE	(8 + 8 + 8 + 8 + 8 + 4)
-#define EVENT_HEADER_SIZE	(2 + 8)
+/*
+ * Event header: a 16-bit id and the low 32 bits of the timestamp when the id
+ * is below EVENT_EXTENDED and the clock moved less than 2^32 ns since the
+ * stream's previous timestamp (CTF readers then take the high bits from it);
+ * else EVENT_EXTENDED, then the 16-bit id and the whole 64-bit timestamp.
+ */
+#define EVENT_EXTENDED		0xFFFFU
+#define EVENT_HEADER_SIZE	(2 + 4)
+#define EVENT_HEADER_MAX	(2 + 2 + 8)
 #define READ_SIZE		65536
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -502,14 +510,15 @@ static int packet_flush(struct cpu_stream *s)
 static int stream_event(struct recorder *r, struct cpu_stream *s,
 			const struct kscribe_record_header *h, const void *payload)
 {
-	uint16_t id = h->id;
+	uint16_t id = h->id, extended = EVENT_EXTENDED;
 	uint64_t ts = h->timestamp;
+	uint32_t low;
 
 	if (h->id >= KSCRIBE_MAX_EVENTS || !r->known[h->id]) {
 		s->unknown++;
 		return 0;
 	}
-	if (s->len + EVENT_HEADER_SIZE + h->size > PACKET_MAX && packet_flush(s))
+	if (s->len + EVENT_HEADER_MAX + h->size > PACKET_MAX && packet_flush(s))
 		return 1;
 	if (ts < s->last_ts) {
 		ts = s->last_ts;
@@ -517,9 +526,16 @@ static int stream_event(struct recorder *r, struct cpu_stream *s,
 	}
 	if (!s->nr_events)
 		s->ts_begin = ts;
+	if (id < EVENT_EXTENDED && ts - (s->nr_events ? s->last_ts : ts) <= UINT32_MAX) {
+		low = (uint32_t)ts;
+		put(s->packet, &s->len, &id, 2);
+		put(s->packet, &s->len, &low, 4);
+	} else {
+		put(s->packet, &s->len, &extended, 2);
+		put(s->packet, &s->len, &id, 2);
+		put(s->packet, &s->len, &ts, 8);
+	}
 	s->last_ts = ts;
-	put(s->packet, &s->len, &id, 2);
-	put(s->packet, &s->len, &ts, 8);
 	put(s->packet, &s->len, payload, h->size);
 	s->nr_events++;
 	s->events++;
@@ -1573,6 +1589,38 @@ static void json_member(FILE *f, bool first, const char *name)
 	fprintf(f, ",\"field-class\":");
 }
 
+/*
+ * The event header's members (see EVENT_EXTENDED): the id, then a variant on
+ * it of the compact and the extended forms.
+ */
+static void json_event_header(FILE *f)
+{
+	char compact[64], extended[64];
+
+	snprintf(compact, sizeof(compact), "[[0,%u]]", EVENT_EXTENDED - 1);
+	snprintf(extended, sizeof(extended), "[[%u,%u]]", EVENT_EXTENDED, EVENT_EXTENDED);
+	json_member(f, true, "id");
+	fprintf(f, "{\"type\":\"fixed-length-unsigned-integer\",\"length\":16,");
+	fprintf(f, "\"byte-order\":\"%s\",\"alignment\":8,", json_byte_order());
+	fprintf(f, "\"roles\":[\"event-record-class-id\"],");
+	fprintf(f, "\"mappings\":{\"compact\":%s,\"extended\":%s}}}", compact, extended);
+	json_member(f, false, "v");
+	fprintf(f, "{\"type\":\"variant\",\"selector-field-location\":");
+	fprintf(f, "{\"origin\":\"event-record-header\",\"path\":[\"id\"]},\"options\":[");
+	fprintf(f, "{\"name\":\"compact\",\"selector-field-ranges\":%s,", compact);
+	fprintf(f, "\"field-class\":%s", JSON_STRUCT);
+	json_member(f, true, "timestamp");
+	json_integer(f, false, 32, 10, "default-clock-timestamp", NULL);
+	fprintf(f, "}]}},{\"name\":\"extended\",\"selector-field-ranges\":%s,", extended);
+	fprintf(f, "\"field-class\":%s", JSON_STRUCT);
+	json_member(f, true, "id");
+	json_integer(f, false, 16, 10, "event-record-class-id", NULL);
+	fputc('}', f);
+	json_member(f, false, "timestamp");
+	json_integer(f, false, 64, 10, "default-clock-timestamp", NULL);
+	fprintf(f, "}]}}]}}]}");
+}
+
 /* A fragment: the record separator, then @json. */
 static void json_fragment(FILE *f, const char *json)
 {
@@ -1647,12 +1695,7 @@ static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version 
 		fputc('}', f);
 	}
 	fprintf(f, "]},\"event-record-header-field-class\":%s", JSON_STRUCT);
-	json_member(f, true, "id");
-	json_integer(f, false, 16, 10, "event-record-class-id", NULL);
-	fprintf(f, "},");
-	json_member(f, true, "timestamp");
-	json_integer(f, false, 64, 10, "default-clock-timestamp", NULL);
-	fprintf(f, "}]}");
+	json_event_header(f);
 	if (r->contexts) {
 		fprintf(f, ",\"event-record-common-context-field-class\":%s", JSON_STRUCT);
 		for (i = 0, first = true; i < nr_contexts; i++) {
@@ -1759,14 +1802,21 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 		(long long)offset_s, (long long)offset_ns);
 	fprintf(f, "typealias integer {\n\tsize = 64; align = 8; signed = false;\n");
 	fprintf(f, "\tmap = clock.trace_clock_local.value;\n} := uint64_clock_t;\n\n");
+	fprintf(f, "typealias integer {\n\tsize = 32; align = 8; signed = false;\n");
+	fprintf(f, "\tmap = clock.trace_clock_local.value;\n} := uint32_clock_t;\n\n");
 
 	fprintf(f, "stream {\n\tid = 0;\n\tpacket.context := struct {\n");
 	fprintf(f, "\t\tuint64_clock_t timestamp_begin;\n");
 	fprintf(f, "\t\tuint64_clock_t timestamp_end;\n");
 	fprintf(f, "\t\tuint64_t content_size;\n\t\tuint64_t packet_size;\n");
 	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
-	fprintf(f, "\tevent.header := struct {\n\t\tuint16_t id;\n");
-	fprintf(f, "\t\tuint64_clock_t timestamp;\n\t};\n");
+	fprintf(f, "\tevent.header := struct {\n");
+	fprintf(f, "\t\tenum : uint16_t { compact = 0 ... %u, extended = %u } id;\n",
+		EVENT_EXTENDED - 1, EVENT_EXTENDED);
+	fprintf(f, "\t\tvariant <id> {\n");
+	fprintf(f, "\t\t\tstruct { uint32_clock_t timestamp; } compact;\n");
+	fprintf(f, "\t\t\tstruct { uint16_t id; uint64_clock_t timestamp; } extended;\n");
+	fprintf(f, "\t\t} v;\n\t};\n");
 	if (r->contexts)
 		write_event_context(r, f);
 	fprintf(f, "};\n");
