@@ -36,6 +36,7 @@ from kscribe.guest.trace import summary as event_summary
 from kscribe.instrument.syscalls import tables as syscall_tables
 from kscribe.kernel.tree import read_tree
 from kscribe.strip.tree import Report as StripReport
+from kscribe.strip.verify import Build as StripBuild
 from kscribe.strip.verify import Verdict as StripVerdict
 from kscribe.toolchain.select import Toolchain, select
 from kscribe.upstream.series import Series
@@ -142,7 +143,7 @@ def build_kdir(kdir: Path, settings: Settings, arch: str | None = None,
                  target=f"kdir:{kdir}", clean=clean)
 
 
-def _programs(folder: Path, arch: Arch) -> dict[str, Path]:
+def programs_of(folder: Path, arch: Arch) -> dict[str, Path]:
     """The static guest programs built beside the modules."""
     return {name: folder / name for name in guest_programs.programs(arch)}
 
@@ -161,7 +162,7 @@ def guest_run(name: str, settings: Settings, run: str, **kw: Any) -> tuple[Verdi
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
     v = _boot(settings, p, modules=metadata.modules(folder),
-              programs=_programs(folder, p.target.arch),
+              programs=programs_of(folder, p.target.arch),
               outdir=dest, **kw)
     return v, dest
 
@@ -175,7 +176,7 @@ def boot_target(name: str, settings: Settings, modules_from: str | None = None,
     modules = metadata.modules(src)
     dest = folder if not modules_from else folder / f"with-{parse_target(modules_from).slug}"
     dest.mkdir(parents=True, exist_ok=True)
-    return _boot(settings, p, modules=modules, programs=_programs(src, p.target.arch),
+    return _boot(settings, p, modules=modules, programs=programs_of(src, p.target.arch),
                  outdir=dest,
                  append=append)
 
@@ -221,7 +222,7 @@ def boot_with(name: str, settings: Settings, modules: list[Path], run: str, **kw
     folder = outdir(settings, p.target)
     dest = folder / run
     dest.mkdir(parents=True, exist_ok=True)
-    v = _boot(settings, p, modules=modules, programs=_programs(folder, p.target.arch),
+    v = _boot(settings, p, modules=modules, programs=programs_of(folder, p.target.arch),
               outdir=dest, **kw)
     return v, dest
 
@@ -559,7 +560,7 @@ def upstream_proof(mode: str, settings: Settings, series_dir: Path, abi: str = "
     modules = [built[m] for m in order if m in built] + \
         [built[m] for m in sorted(built) if m not in order]
     selftest = series_dir / "kscribe_test"
-    programs = _programs(folder, p.target.arch)
+    programs = programs_of(folder, p.target.arch)
     dest = settings.out_dir / "upstream" / upstream_label(mode, abi) / "proof"
     dest.mkdir(parents=True, exist_ok=True)
     earlier = ""
@@ -606,6 +607,26 @@ def strip_target_of(p: Prepared) -> tuple[str, str, tuple[Path, ...]]:
     return m.group(), f"debian:{abi}", (tree.path, tree.srctree)
 
 
+def build_as_dkms(settings: Settings, p: Prepared, tree: Path, work: Path, label: str,
+                  make: str | None = None) -> StripBuild:
+    """Copy the out-of-tree ``tree`` to ``work`` and build it against ``p``'s kernel with
+    the target's toolchain, as dkms would (its ``dkms.conf`` ``MAKE``, or ``make``); the
+    :class:`kscribe.strip.verify.Build`, or an error naming the first error line."""
+    from kscribe.strip import verify as proof
+
+    tc = toolchain_of(settings, p)
+    if tc.chroot is not None:
+        tc.chroot.ensure()
+        tc.binds = [p.provisioned.root, work.parent.resolve()]
+    env = dict(REPRODUCIBLE_ENV)
+    if tc.cross_compile:
+        env.update(ARCH=p.target.arch.kbuild_arch, CROSS_COMPILE=tc.cross_compile)
+    copy = proof.copy_tree(tree, work)
+    command = proof.make_command(copy, read_tree(p.provisioned.kdir).path, p.resolved.abi, make)
+    log.progress(f"building the {label} tree against {p.resolved.abi}: {command}")
+    return proof.build(copy, command, tc.run, env, label)
+
+
 def strip_tree(tree: Path, out: Path, settings: Settings, *, target: str | None = None,
                kernel: str | None = None, distro: str | None = None,
                rules: Path | None = None, verify: bool = False
@@ -639,22 +660,11 @@ def strip_tree(tree: Path, out: Path, settings: Settings, *, target: str | None 
         strip_run.write(report, out)
         return report, None
     work = settings.out_dir / "strip" / f"{report.tree.name}-{p.target.slug}"
-    tc = toolchain_of(settings, p)
-    if tc.chroot is not None:
-        tc.chroot.ensure()
-        tc.binds = [p.provisioned.root, work.resolve()]
-    env = dict(REPRODUCIBLE_ENV)
-    if tc.cross_compile:
-        env.update(ARCH=p.target.arch.kbuild_arch, CROSS_COMPILE=tc.cross_compile)
-    kdir = read_tree(p.provisioned.kdir).path
-    release = p.resolved.abi
     started = time.monotonic()
+    target_p = p
 
     def built(folder: Path, label: str) -> proof.Build:
-        copy = proof.copy_tree(folder, work / label)
-        command = proof.make_command(copy, kdir, release, the_rules.make)
-        log.progress(f"strip: building the {label} tree against {release}: {command}")
-        return proof.build(copy, command, tc.run, env, label)
+        return build_as_dkms(settings, target_p, folder, work / label, label, the_rules.make)
 
     original = built(report.tree, "original")
     strip_run.write(report, out)

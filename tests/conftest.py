@@ -150,9 +150,9 @@ def proof(bulk, settings):
 # that share a session fixture (the bulk series and its proof). The slowest groups are handed
 # out first, so that the two workers finish together.
 SHARED = {"test_upstream": "upstream", "test_history": "upstream"}
-SLOWEST_FIRST = ("upstream", "test_robustness", "test_package", "test_pipeline", "test_trace",
-                 "test_reroll", "test_matrix", "test_syscalls", "test_strip_trees", "test_doit",
-                 "test_checkpatch", "test_reproducible")
+SLOWEST_FIRST = ("upstream", "test_peers", "test_robustness", "test_package", "test_pipeline",
+                 "test_trace", "test_reroll", "test_matrix", "test_syscalls", "test_strip_trees",
+                 "test_doit", "test_checkpatch", "test_reproducible")
 
 
 def _group(path: str) -> str:

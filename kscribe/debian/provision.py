@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from kscribe.debian.archive import Deb
 from kscribe.debian.download import fetch
 from kscribe.debian.lock import Resolved
 from kscribe.errors import KscribeError
-from kscribe.util import atomic, log
+from kscribe.util import atomic, log, proc
 from kscribe.util.digest import is_intact, sha256_file
 from kscribe.util.locking import file_lock
 
@@ -198,6 +199,89 @@ def guest_modules(settings: Settings, resolved: Resolved) -> dict[str, Path]:
             info = _modules_info(folder)
             assert info is not None
     return {m: folder / f for m, f in info["modules"].items()}
+
+
+def module_closure(settings: Settings, resolved: Resolved, names: tuple[str, ...],
+                   tag: str) -> list[Path]:
+    """``names`` and every module they depend on (``depends=`` of their ``.modinfo``), from
+    the kernel's modules package, plain, in an order ``insmod`` can load them; extracted
+    on first use into ``modules-<tag>/`` of the target's cache folder."""
+    root = kernel_dir(settings, resolved)
+    folder = root / f"modules-{tag}"
+    with file_lock(root.with_name(root.name + ".flock")):
+        info = _modules_info(folder)
+        if info is None or info.get("wanted") != list(names) or "order" not in info:
+            deb = fetch_deb(settings, resolved.debs["modules"])
+            where, builtin = _listing(deb, resolved.abi)
+            with atomic.atomic_path(folder, directory=True) as tmp:
+                order = _closure(deb, where, builtin, names, tmp)
+                atomic.write_json(tmp / "modules.json", {
+                    "package": resolved.debs["modules"].sha256, "wanted": list(names),
+                    "order": [f"{m}.ko" for m in order],
+                    "sha256": {f"{m}.ko": sha256_file(tmp / f"{m}.ko") for m in order}})
+            info = _modules_info(folder)
+            assert info is not None
+    return [folder / f for f in info["order"]]
+
+
+def _listing(deb: Path, abi: str) -> tuple[dict[str, str], set[str]]:
+    """The modules of a kernel's modules package (name -> path in it), and the names of
+    those built into the kernel (its ``modules.builtin``), in one pass over it."""
+    where: dict[str, str] = {}
+    builtin: set[str] = set()
+    folders = tuple(d.format(abi=abi) for d in MODULE_DIRS)
+    for member, tar in debfile.members(deb):
+        path = member.name.removeprefix("./")
+        if not path.startswith(folders):
+            continue
+        if re.search(r"\.ko(\.xz)?$", path):
+            where[Path(path).name.partition(".ko")[0]] = path
+        elif path.endswith("/modules.builtin") and member.isfile():
+            data = tar.extractfile(member)
+            assert data is not None
+            builtin = {Path(line).name.partition(".ko")[0]
+                       for line in data.read().decode().split()}
+    return where, builtin
+
+
+def _closure(deb: Path, where: dict[str, str], builtin: set[str], names: tuple[str, ...],
+             dest: Path) -> list[str]:
+    """Extract ``names`` and their dependencies from ``deb`` (module -> path in it) into
+    ``dest``, a pass over the package per level of dependencies; the load order. Modules
+    built into the kernel need no loading and are left out."""
+    depends: dict[str, list[str]] = {}
+    names = tuple(n for n in names if n not in builtin)
+    todo = set(names)
+    while todo:
+        missing = sorted(n for n in todo if n not in where)
+        if missing:
+            raise KscribeError(f"{deb.name}: no module {', '.join(missing)} in the package, "
+                               "nor built in: not configured in this kernel")
+        found = debfile.extract_each(deb, {where[n]: Path(where[n]).name for n in todo}, dest)
+        for path in found.values():
+            module = _plain(dest, path).removesuffix(".ko")
+            depends[module] = [d for d in modinfo_depends(dest / f"{module}.ko")
+                               if d not in builtin]
+        todo = {d for ds in depends.values() for d in ds} - set(depends)
+    order: list[str] = []
+
+    def visit(module: str) -> None:
+        if module not in order:
+            for d in depends[module]:
+                visit(d)
+            order.append(module)
+    for name in names:
+        visit(name)
+    return order
+
+
+def modinfo_depends(ko: Path) -> list[str]:
+    """The modules ``ko`` needs loaded first: the ``depends=`` of its ``.modinfo``, as
+    ``readelf`` dumps the section's strings."""
+    dump = proc.run(["readelf", "-p", ".modinfo", ko],
+                    why="to read which modules a kernel module needs").stdout
+    found = re.search(r"^\s*\[\s*[0-9a-f]+\]\s+depends=(\S*)$", dump, re.M)
+    return [d for d in found.group(1).split(",") if d] if found else []
 
 
 def _modules_info(folder: Path) -> dict[str, Any] | None:

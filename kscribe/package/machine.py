@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kscribe.config.settings import Settings
 from kscribe.config.suites import Suite
+from kscribe.debian.sources import sources_list
 from kscribe.errors import KscribeError
 from kscribe.toolchain.chroot import command, make_tarball, unpack
 from kscribe.util import atomic, log, proc
@@ -28,17 +29,6 @@ from kscribe.util.locking import file_lock
 # tools that Debian's dkms-autopkgtest uses for a local repository
 BASE = ("ca-certificates", "dpkg-dev", "kmod")
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
-
-
-def sources_list(settings: Settings, suite: Suite) -> str:
-    """apt's sources of ``suite``: each of its archives, on the configured mirrors."""
-    lines = []
-    for ref in suite.archives:
-        lines.append(f"deb {settings.mirror(ref.archive)} {ref.suite} main")
-        if ref.archive == "debian" and ref.suite not in ("sid", "unstable") and \
-                not ref.suite.endswith(("-backports", "-security")):
-            lines.append(f"deb {settings.mirror('debian')} {ref.suite}-updates main")
-    return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
 class Machine:

@@ -1,0 +1,98 @@
+"""kscribe beside the tracers its users would otherwise run: LTTng, perf and ftrace, in one guest.
+
+One boot of the target's kernel (kscribe.peers.guest) runs the same workloads untraced and
+recorded by each tracer in turn, in interleaved rounds, then each tracer's rate ladder:
+
+- getppid():    every syscall traced, entry and exit, typed arguments where the tracer has
+                them: overhead per traced syscall over the untraced loop;
+- openat/read/close of a file in tmpfs (a string argument to copy): the same, per syscall;
+- two threads ping-ponging a byte over two pipes, sched_switch and sched_wakeup recorded:
+                overhead per event (the tracer's own event count per round trip);
+- the highest rate of getppid() events each records without loss at its default buffer
+  size, and what each reports lost beyond it;
+- bytes of trace per event on disk (tmpfs), from the runs of round 1.
+
+Ratios are each peer's figure over kscribe's: above 1 means kscribe is ahead. QEMU runs
+without KVM here (TCG, vCPUs in parallel), so absolute figures are slow; the ratios are
+the point.
+
+Run: .venv/bin/python bench/peers.py [TARGET] [--rounds N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+
+from kscribe.config.settings import Settings
+from kscribe.config.target import DEFAULT_TARGET
+from kscribe.errors import KscribeError
+from kscribe.peers import figures
+from kscribe.peers.guest import FULL, SMOKE, run
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:,.0f}{unit}" if abs(value) >= 10 else f"{value:.1f}{unit}"
+
+
+def _ratio(peer: float | None, ours: float | None) -> str:
+    if peer is None or ours is None or math.isnan(peer) or math.isnan(ours) or ours <= 0:
+        return ""
+    return f" (x{peer / ours:.2f})"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("target", nargs="?", default=DEFAULT_TARGET)
+    ap.add_argument("--rounds", type=int, default=FULL.rounds, help="interleaved rounds")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a short run that only proves every tracer loads and records")
+    args = ap.parse_args()
+    plan = SMOKE if args.smoke else dataclasses.replace(FULL, rounds=args.rounds)
+    settings = Settings.from_env()
+    try:
+        done = run(args.target, settings, plan)
+        if not done.verdict.ok:
+            print(f"peers: {done.verdict.summary()} (console: {done.folder / 'console.log'})",
+                  file=sys.stderr)
+            return 1
+        runs = figures.read_results(done.results)
+    except KscribeError as e:
+        print(f"kscribe: error: {e}", file=sys.stderr)
+        return 2
+    rows = {r.tracer: r for r in figures.table(runs, plan.rate_seconds)}
+    ours = rows["kscribe"]
+    versions = figures.versions(done.results)
+    print(f"{args.target}: {', '.join(f'{k} {v}' for k, v in versions.items())}")
+    if done.lttng.fixes:
+        print(f"lttng-modules {done.lttng.version} was patched to build for this kernel "
+              f"(kscribe/data/lttng-fixes.toml): {'; '.join(done.lttng.fixes)}")
+    print(f"one boot, {plan.rounds} interleaved round(s), medians; "
+          f"calls {', '.join(f'{w} {n:,}' for w, n in plan.calls.items())}")
+    head = ["tracer", "ns/syscall getppid", "ns/syscall files", "ns/event sched",
+            "bytes/event", "events/s no loss"]
+    print(" | ".join(head))
+    print(" | ".join("---" for _ in head))
+    for tracer, r in rows.items():
+        cells = [tracer]
+        for w in ("getppid", "files"):
+            cells.append(_fmt(r.per_syscall.get(w)) + _ratio(r.per_syscall.get(w),
+                                                            ours.per_syscall.get(w)))
+        cells.append(_fmt(r.per_event) + _ratio(r.per_event, ours.per_event))
+        cells.append(_fmt(r.bytes_per_event) + _ratio(r.bytes_per_event, ours.bytes_per_event))
+        cells.append(f"{r.clean_rate:,}" + (_ratio(ours.clean_rate, r.clean_rate)
+                                            if r.clean_rate else ""))
+        print(" | ".join(cells))
+    print("losses beyond the clean rate (events/s: events lost), and what the count is:")
+    for tracer, r in rows.items():
+        lossy = ", ".join(f"{e:,}/s: {lost:,}" for e, lost in r.lossy) or "none up to the top rate"
+        print(f"  {tracer:8} {lossy}  [{figures.COUNTS[tracer].exact}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

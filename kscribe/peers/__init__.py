@@ -1,0 +1,1 @@
+"""kscribe measured beside the tracers its users would otherwise run, in one guest."""

@@ -1,0 +1,162 @@
+"""The peers benchmark's guest: kscribe, LTTng, perf and ftrace in turn in one boot.
+
+The target's own kernel boots with a small initramfs that mounts a Debian root of the
+target's suite shared over 9p (:mod:`kscribe.guest.rootfs`). The root holds Debian's
+``lttng-tools``, ``linux-perf`` and ``trace-cmd``; the ``lttng-modules`` Debian ships
+(``lttng-modules-dkms``) built for this very kernel by the target's toolchain, as dkms
+would; and kscribe's modules and programs. ``templates/guest/peers.sh.j2`` runs the
+workloads; each run's output comes back through the share, in ``root/kscribe/results``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kscribe.build import metadata
+from kscribe.codegen.env import environment
+from kscribe.config.settings import Settings
+from kscribe.debian import debfile
+from kscribe.debian.provision import MODULE_DIRS, fetch_deb, module_closure
+from kscribe.errors import KscribeError
+from kscribe.guest import rootfs
+from kscribe.guest.console import MARK, Verdict, judge_finished
+from kscribe.guest.qemu import boot, qemu_argv
+from kscribe.peers import lttng
+from kscribe.pipeline import Prepared, build_target, outdir, prepare, programs_of
+from kscribe.util import atomic
+
+# what the root holds besides libc-bin and kmod: the peers' user-space tools
+PACKAGES = ("lttng-tools", "linux-perf", "trace-cmd")
+# in the order they run; ftrace is recorded by trace-cmd, as its users record it to disk
+TRACERS = ("kscribe", "lttng", "perf", "ftrace")
+# tracer -> event set -> how the tracer selects it. Syscalls: every one, entry and exit,
+# with typed arguments where the tracer has them; sched: a switch and a wake-up.
+SELECTIONS = {
+    "kscribe": {"syscalls": "-e syscalls:*", "sched": "-e sched_switch -e sched_wakeup"},
+    "lttng": {"syscalls": "--syscall -a", "sched": "sched_switch,sched_wakeup"},
+    "perf": {"syscalls": "-e syscalls:*",
+             "sched": "-e sched:sched_switch -e sched:sched_wakeup"},
+    "ftrace": {"syscalls": "-e syscalls",
+               "sched": "-e sched:sched_switch -e sched:sched_wakeup"},
+}
+# workload -> (event set, command); {calls} is the plan's count for it
+WORKLOADS = {
+    "getppid": ("syscalls", "kscribe-loop {calls}"),
+    "files": ("syscalls", "kscribe-loop -o /tmp/file {calls}"),
+    "pingpong": ("sched", "kscribe-loop -p {calls}"),
+}
+# syscalls each call of a syscall workload makes (openat, read, close)
+SYSCALLS_PER_CALL = {"getppid": 1, "files": 3}
+RESULTS = "/kscribe/results"
+# what depmod reads of the kernel package besides the modules
+MODULE_INDEXES = ("modules.builtin", "modules.builtin.modinfo", "modules.order")
+SCRIPT = "/kscribe/run.sh"
+# vCPUs in parallel, as on hardware: each tracer's consumer runs beside the loop
+# (bench/syscall_cost.py says why this is safe for the benchmarks)
+ACCEL = "tcg,thread=multi"
+MEMORY_MB = 2048
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much one run does: calls per workload, rounds, the rate ladder."""
+
+    calls: dict[str, int]
+    rounds: int
+    rates: tuple[int, ...]
+    rate_seconds: int
+    timeout: int = 3600
+    workloads: tuple[str, ...] = field(default=tuple(WORKLOADS))
+
+
+FULL = Plan(calls={"getppid": 200_000, "files": 40_000, "pingpong": 20_000}, rounds=3,
+            rates=(20_000, 40_000, 80_000, 160_000, 240_000, 320_000, 480_000),
+            rate_seconds=2)
+# CI's: every tracer loads and records each workload once
+SMOKE = Plan(calls={"getppid": 2_000, "files": 500, "pingpong": 500}, rounds=1,
+             rates=(10_000,), rate_seconds=1, timeout=1200)
+
+
+def _script(plan: Plan, modules: list[Path]) -> str:
+    return environment().get_template("guest/peers.sh.j2").render(
+        mark=MARK, modules=[m.stem for m in modules], tracers=TRACERS,
+        selections=SELECTIONS, results=RESULTS, rounds=plan.rounds, rates=plan.rates,
+        rate_seconds=plan.rate_seconds,
+        workloads={w: (WORKLOADS[w][0], WORKLOADS[w][1].format(calls=plan.calls[w]))
+                   for w in plan.workloads})
+
+
+def _module_indexes(settings: Settings, p: Prepared, dest: Path) -> None:
+    """The kernel package's lists of its built-in modules, which depmod and libkmod (LTTng's
+    session daemon loads its modules with it) need beside the modules."""
+    deb = fetch_deb(settings, p.resolved.debs["modules"])
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{d.format(abi=p.resolved.abi)}/{name}": name
+              for d in MODULE_DIRS for name in MODULE_INDEXES}
+    found = debfile.extract_each(deb, wanted, dest)
+    missing = sorted(set(MODULE_INDEXES) - set(found.values()))
+    if missing:
+        raise KscribeError(f"{deb.name}: no {', '.join(missing)} for {p.resolved.abi}")
+
+
+def _fill(settings: Settings, root: Path, p: Prepared, built: Path, peers: lttng.Built,
+          folder: Path, plan: Plan) -> None:
+    """Put the peers' modules, kscribe's and the run's script into a fresh root."""
+    for d in ("proc", "sys", "tmp", "run", "root", "kscribe/modules", "kscribe/bin"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    if not (root / "var/run").exists():  # base-files' link, which the root may lack
+        (root / "var/run").symlink_to("/run")
+    kernel_dir = root / "lib/modules" / p.resolved.abi
+    _module_indexes(settings, p, kernel_dir)
+    extra = kernel_dir / "extra"
+    base = folder / "lttng-modules"
+    for ko in peers.modules:
+        dest = extra / ko.relative_to(base)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ko, dest)
+    modules = metadata.modules(built)
+    for ko in modules:
+        shutil.copyfile(ko, root / "kscribe/modules" / ko.name)
+    programs = {**programs_of(built, p.target.arch), "busybox": p.provisioned.busybox}
+    for name, path in programs.items():
+        shutil.copyfile(path, root / "kscribe/bin" / name)
+        (root / "kscribe/bin" / name).chmod(0o755)
+    atomic.write_text(root / SCRIPT.lstrip("/"), _script(plan, modules), mode=0o755)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run: the guest's verdict, where its results are, and the lttng-modules it loaded."""
+
+    verdict: Verdict
+    folder: Path   # <out>/<target>/peers: console.log, boot.json
+    results: Path  # the share's results folder
+    lttng: lttng.Built
+
+
+def run(name: str, settings: Settings, plan: Plan = FULL, accel: str = ACCEL) -> Outcome:
+    """Boot the target once with every tracer and the workloads of ``plan``."""
+    p = prepare(name, settings)
+    build_target(name, settings)
+    built = outdir(settings, p.target)
+    folder = built / "peers"
+    peers = lttng.build(settings, p, folder)
+    root = rootfs.fresh(settings, p.target.suite, p.target.arch, PACKAGES, folder / "root")
+    _fill(settings, root, p, built, peers, folder, plan)
+    share = module_closure(settings, p.resolved, rootfs.SHARE_MODULES, "9p")
+    arch = p.target.arch
+
+    def machine(initrd: Path) -> list[str]:
+        argv = qemu_argv(arch, p.provisioned.kernel, initrd, accel=accel)
+        argv[argv.index("-m") + 1] = str(MEMORY_MB)
+        return [*argv, *rootfs.virtfs(root)]
+
+    v = boot(arch=arch, kernel=p.provisioned.kernel, busybox=p.provisioned.busybox,
+             modules=[], programs={}, outdir=folder, script="guest/share-init.sh.j2",
+             context={"share_modules": [m.stem for m in share], "tag": rootfs.TAG,
+                      "script": SCRIPT},
+             kernel_modules={m.stem: m for m in share}, judge_console=judge_finished,
+             timeout=plan.timeout, machine=machine)
+    return Outcome(v, folder, root / RESULTS.lstrip("/"), peers)

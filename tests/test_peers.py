@@ -1,0 +1,79 @@
+"""The peers benchmark still works: one short guest run on bookworm/amd64 in which kscribe,
+LTTng (Debian's lttng-modules built for the kernel, lttng-tools), perf and ftrace
+(trace-cmd) each load and record every workload, and the figures are read back from the
+shared root. The benchmark itself is bench/peers.py; its figures are not asserted here."""
+
+import pytest
+
+from kscribe.errors import KscribeError
+from kscribe.guest import rootfs
+from kscribe.peers import figures
+from kscribe.peers.guest import SMOKE, SYSCALLS_PER_CALL, TRACERS, WORKLOADS, run
+
+from .conftest import need_tool
+
+pytestmark = pytest.mark.usefixtures("network", "root")
+
+
+@pytest.fixture(scope="module")
+def smoke(settings):
+    need_tool("qemu-system-x86_64")
+    need_tool("babeltrace2")
+    need_tool("mmdebstrap")
+    done = run("bookworm/amd64", settings, SMOKE)
+    return done.verdict, done.results
+
+
+def test_the_guest_runs_every_tracer_to_the_end(smoke):
+    verdict, results = smoke
+    assert verdict.ok, verdict.reasons
+    assert int(figures.versions(results)["lttng-modules"].split(".")[0]) >= 2
+    assert all(figures.versions(results)[t] for t in ("kscribe", "lttng-tools", "perf"))
+
+
+def test_every_tracer_records_every_workload(smoke):
+    _, results = smoke
+    runs = figures.read_results(results)
+    for workload in WORKLOADS:
+        calls = SMOKE.calls[workload]
+        # a syscall is an entry and an exit; a round trip switches and wakes at least once
+        least = 2 * calls * SYSCALLS_PER_CALL.get(workload, 1)
+        for tracer in TRACERS:
+            found = [r for r in runs if (r.workload, r.tracer) == (workload, tracer)]
+            assert len(found) == SMOKE.rounds, (workload, tracer)
+            r = found[0]
+            assert r.calls == calls and r.ns_per_call, r.log
+            assert r.events is not None and r.events >= least, (workload, tracer, r.events)
+            assert r.bytes > 0 and (results / r.log.stem).is_dir(), r.log
+
+
+def test_rates_and_losses_are_read_for_every_tracer(smoke):
+    _, results = smoke
+    rows = figures.table(figures.read_results(results), SMOKE.rate_seconds)
+    assert [r.tracer for r in rows] == list(TRACERS)
+    for r in rows:
+        assert r.clean_rate > 0 or r.lossy, r
+        assert all(v == v for v in r.per_syscall.values()), r  # not NaN: baselines ran
+        assert r.per_event is not None and r.bytes_per_event, r
+
+
+def test_the_share_modules_load_in_dependency_order(smoke, settings):
+    from kscribe.debian.provision import modinfo_depends, module_closure
+    from kscribe.pipeline import prepare
+
+    p = prepare("bookworm/amd64", settings)
+    modules = module_closure(settings, p.resolved, rootfs.SHARE_MODULES, "9p")
+    names = [m.stem for m in modules]
+    assert set(rootfs.SHARE_MODULES) < set(names)
+    for i, ko in enumerate(modules):  # each after what it needs, as insmod loads them
+        assert set(modinfo_depends(ko)) <= set(names[:i]), ko.name
+
+
+def test_a_run_whose_workload_did_not_finish_is_an_error_naming_its_log(tmp_path):
+    log = tmp_path / "getppid-lttng-1.log"
+    log.write_text("Error: Events: Kernel tracer not available\ntrace bytes: 0\n")
+    with pytest.raises(KscribeError, match=r"getppid-lttng-1\.log: the workload did not "
+                                           r"finish: trace bytes: 0"):
+        figures.read_run(log)
+    with pytest.raises(KscribeError, match="no run's log"):
+        figures.read_results(tmp_path / "empty")
