@@ -16,7 +16,7 @@ Ratios are each peer's figure over kscribe's: above 1 means kscribe is ahead. QE
 without KVM here (TCG, vCPUs in parallel), so absolute figures are slow; the ratios are
 the point.
 
-Run: .venv/bin/python bench/peers.py [TARGET] [--rounds N] [--smoke]
+Run: .venv/bin/python bench/peers.py [TARGET] [--rounds N] [--smoke] [--results DIR]
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import argparse
 import dataclasses
 import math
 import sys
+from pathlib import Path
 
 from kscribe.config.settings import Settings
 from kscribe.config.target import DEFAULT_TARGET
 from kscribe.errors import KscribeError
 from kscribe.peers import figures
-from kscribe.peers.guest import FULL, SMOKE, run
+from kscribe.peers.guest import FULL, SMOKE, WORKLOADS, run
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -51,30 +52,36 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=FULL.rounds, help="interleaved rounds")
     ap.add_argument("--smoke", action="store_true",
                     help="a short run that only proves every tracer loads and records")
+    ap.add_argument("--results", type=Path, metavar="DIR",
+                    help="read the results of an earlier run (out/<target>/peers/results)")
     args = ap.parse_args()
     plan = SMOKE if args.smoke else dataclasses.replace(FULL, rounds=args.rounds)
     settings = Settings.from_env()
+    fixes: list[str] = []
     try:
-        done = run(args.target, settings, plan)
-        if not done.verdict.ok:
-            print(f"peers: {done.verdict.summary()} (console: {done.folder / 'console.log'})",
-                  file=sys.stderr)
-            return 1
-        runs = figures.read_results(done.results)
+        results = args.results
+        if results is None:
+            done = run(args.target, settings, plan)
+            if not done.verdict.ok:
+                print(f"peers: {done.verdict.summary()} "
+                      f"(console: {done.folder / 'console.log'})", file=sys.stderr)
+                return 1
+            results, fixes = done.results, done.lttng.fixes
+        runs = figures.read_results(results)
     except KscribeError as e:
         print(f"kscribe: error: {e}", file=sys.stderr)
         return 2
     rows = {r.tracer: r for r in figures.table(runs, plan.rate_seconds)}
     ours = rows["kscribe"]
-    versions = figures.versions(done.results)
+    versions = figures.versions(results)
     print(f"{args.target}: {', '.join(f'{k} {v}' for k, v in versions.items())}")
-    if done.lttng.fixes:
-        print(f"lttng-modules {done.lttng.version} was patched to build for this kernel "
-              f"(kscribe/data/lttng-fixes.toml): {'; '.join(done.lttng.fixes)}")
+    if fixes:
+        print(f"lttng-modules was patched to build for this kernel "
+              f"(kscribe/data/lttng-fixes.toml): {'; '.join(fixes)}")
     print(f"one boot, {plan.rounds} interleaved round(s), medians; "
           f"calls {', '.join(f'{w} {n:,}' for w, n in plan.calls.items())}")
     head = ["tracer", "ns/syscall getppid", "ns/syscall files", "ns/event sched",
-            "bytes/event", "events/s no loss"]
+            *(f"B/event {w}" for w in WORKLOADS), "events/s no loss"]
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for tracer, r in rows.items():
@@ -83,7 +90,9 @@ def main() -> int:
             cells.append(_fmt(r.per_syscall.get(w)) + _ratio(r.per_syscall.get(w),
                                                             ours.per_syscall.get(w)))
         cells.append(_fmt(r.per_event) + _ratio(r.per_event, ours.per_event))
-        cells.append(_fmt(r.bytes_per_event) + _ratio(r.bytes_per_event, ours.bytes_per_event))
+        for w in WORKLOADS:
+            size = r.bytes_per_event.get(w)
+            cells.append(_fmt(size) + _ratio(size, ours.bytes_per_event.get(w)))
         cells.append(f"{r.clean_rate:,}" + (_ratio(ours.clean_rate, r.clean_rate)
                                             if r.clean_rate else ""))
         print(" | ".join(cells))

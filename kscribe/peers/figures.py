@@ -118,7 +118,7 @@ class Row:
     tracer: str
     per_syscall: dict[str, float]
     per_event: float | None
-    bytes_per_event: float | None
+    bytes_per_event: dict[str, float]  # per workload, from the traces kept (round 1)
     clean_rate: int
     lossy: list[tuple[int, int]]  # (events/s, events lost) of the runs that lost some
 
@@ -147,9 +147,8 @@ def table(runs: list[Run], rate_seconds: int) -> list[Row]:
             events_per_call = _median([r.events / r.calls for r in sched if r.events])
             per_event = (ns(sched[0].workload, tracer) - ns(sched[0].workload, "none")) \
                 / events_per_call
-        kept = [r for r in mine if r.workload in WORKLOADS and r.events]
-        bytes_per_event = (sum(r.bytes for r in kept) / sum(r.events or 0 for r in kept)) \
-            if kept else None
+        bytes_per_event = {r.workload: r.bytes / r.events for r in mine
+                           if r.workload in WORKLOADS and r.round == 1 and r.events}
         rated = [(2 * r.calls // rate_seconds, r.lost) for r in mine
                  if r.workload.startswith("rate")]
         clean = max((e for e, lost in rated if lost == 0), default=0)

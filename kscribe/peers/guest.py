@@ -5,7 +5,7 @@ target's suite shared over 9p (:mod:`kscribe.guest.rootfs`). The root holds Debi
 ``lttng-tools``, ``linux-perf`` and ``trace-cmd``; the ``lttng-modules`` Debian ships
 (``lttng-modules-dkms``) built for this very kernel by the target's toolchain, as dkms
 would; and kscribe's modules and programs. ``templates/guest/peers.sh.j2`` runs the
-workloads; each run's output comes back through the share, in ``root/kscribe/results``.
+workloads; each run's output comes back through the share and is kept in ``results/``.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Outcome:
 
     verdict: Verdict
     folder: Path   # <out>/<target>/peers: console.log, boot.json
-    results: Path  # the share's results folder
+    results: Path  # <folder>/results: what the guest left in the share's results folder
     lttng: lttng.Built
 
 
@@ -159,4 +159,13 @@ def run(name: str, settings: Settings, plan: Plan = FULL, accel: str = ACCEL) ->
                       "script": SCRIPT},
              kernel_modules={m.stem: m for m in share}, judge_console=judge_finished,
              timeout=plan.timeout, machine=machine)
-    return Outcome(v, folder, root / RESULTS.lstrip("/"), peers)
+    # out of the root, which the next run replaces, into the run's folder
+    results = folder / "results"
+    if results.exists():
+        shutil.rmtree(results)
+    shared = root / RESULTS.lstrip("/")
+    if shared.is_dir():
+        shutil.move(shared, results)
+    else:
+        results.mkdir()
+    return Outcome(v, folder, results, peers)
