@@ -357,6 +357,12 @@ def test_syscall_events_are_described_as_their_descriptors_say(traced, settings)
                 name = f"{abi['prefix']}syscall_{'exit' if exit_ else 'entry'}_{row.name}"
                 expected[name] = fields(args[row.args], exit_, word, ctx["types"])
     metadata = (res.trace / "metadata").read_text()
+    # the integer classes, declared once, spelt out again where the fields name them
+    classes = dict(re.findall(r"^typealias (integer \{[^}]*\}) := (int_\d+);$", metadata,
+                              re.M))
+    spelt = {alias: spec for spec, alias in classes.items()}
+    metadata = re.sub(r"\bint_\d+\b", lambda m: spelt.get(m[0], m[0]),
+                      metadata[metadata.index("\nevent {"):])
     described = {name: body.splitlines() for name, body in re.findall(
         r'^\tname = "(\w*syscall_(?:entry|exit)_\w+)";\n(?:\t.*\n)*?\tfields := struct \{\n'
         r"((?:(?!\t\};).*\n)*)\t\};", metadata, re.M)}
@@ -405,6 +411,15 @@ def test_timestamps_never_go_backwards_within_a_stream(traced, tmp_path):
         shutil.copy(res.trace / stream, one / stream)
         stamps = [e.ts for e in parse(babeltrace(one))]
         assert stamps and stamps == sorted(stamps), stream
+
+
+def test_each_integer_class_is_declared_once(traced):
+    """The events name their integer classes by typealias; each class is spelt once."""
+    _, res, _, _, _ = traced
+    text = (res.trace / "metadata").read_text()
+    assert "integer {" not in text[text.index("\nevent {"):]
+    classes = re.findall(r"^typealias (integer \{[^}]*\}) := int_\d+;$", text, re.M)
+    assert classes and len(classes) == len(set(classes))
 
 
 def test_a_gap_longer_than_the_compact_timestamp_is_decoded(traced, tmp_path):

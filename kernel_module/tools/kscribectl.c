@@ -1728,14 +1728,65 @@ static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version 
 	return 0;
 }
 
+/*
+ * The integer classes of the events' fields, each declared once as a
+ * typealias (int_0, int_1...) that the events name: the kernel describes
+ * every field in full, and two thousand syscall events repeat a few classes.
+ */
+#define MAX_INT_CLASSES		256
+
+struct int_classes {
+	const char *spec[MAX_INT_CLASSES];	/* "integer { ... }" in an event's fields */
+	size_t len[MAX_INT_CLASSES];
+	unsigned int nr;
+};
+
+/* The alias number of the class spelt at @p (@len bytes), or -1: table full. */
+static int int_class(struct int_classes *c, const char *p, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nr; i++)
+		if (c->len[i] == len && !memcmp(c->spec[i], p, len))
+			return i;
+	if (c->nr == MAX_INT_CLASSES)
+		return -1;
+	c->spec[c->nr] = p;
+	c->len[c->nr] = len;
+	return c->nr++;
+}
+
+/* Collect the integer classes of @fields; with @f, also write @fields naming them. */
+static void tsdl_fields(FILE *f, struct int_classes *c, const char *fields)
+{
+	const char *p = fields, *at, *end;
+	int k;
+
+	while ((at = strstr(p, "integer {")) && (end = strchr(at, '}'))) {
+		k = int_class(c, at, end + 1 - at);
+		if (f) {
+			fwrite(p, 1, at - p, f);
+			if (k < 0)
+				fwrite(at, 1, end + 1 - at, f);
+			else
+				fprintf(f, "int_%d", k);
+		}
+		p = end + 1;
+	}
+	if (f)
+		fputs(p, f);
+}
+
 static int write_metadata(struct recorder *r, const struct kscribe_version *version)
 {
 	int64_t offset = r->clock.realtime_offset_ns;
 	int64_t offset_s = offset / 1000000000;
 	int64_t offset_ns = offset % 1000000000;
+	struct int_classes classes = { .nr = 0 };
 	struct utsname uts;
 	char path[4096];
 	unsigned int i;
+	const char *nl;
 	FILE *f;
 	int fd;
 
@@ -1821,12 +1872,19 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 		write_event_context(r, f);
 	fprintf(f, "};\n");
 
+	for (i = 0; i < r->nr_events; i++)
+		tsdl_fields(NULL, &classes, r->events[i].fields);
+	for (i = 0; i < classes.nr; i++)
+		fprintf(f, "\ntypealias %.*s := int_%u;", (int)classes.len[i], classes.spec[i], i);
+	fputc('\n', f);
 	for (i = 0; i < r->nr_events; i++) {
 		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n\tstream_id = 0;\n",
 			r->events[i].name, r->events[i].id);
-		fprintf(f, "\tfields := struct {\n%s%s\t};\n};\n", r->events[i].fields,
-			r->events[i].fields[0] &&
-			r->events[i].fields[strlen(r->events[i].fields) - 1] != '\n' ? "\n" : "");
+		fprintf(f, "\tfields := struct {\n");
+		tsdl_fields(f, &classes, r->events[i].fields);
+		nl = r->events[i].fields[0] &&
+			r->events[i].fields[strlen(r->events[i].fields) - 1] != '\n' ? "\n" : "";
+		fprintf(f, "%s\t};\n};\n", nl);
 	}
 	if (fclose(f))
 		return error(path);
