@@ -224,6 +224,27 @@ def module_closure(settings: Settings, resolved: Resolved, names: tuple[str, ...
     return [folder / f for f in info["order"]]
 
 
+def module_indexes(settings: Settings, resolved: Resolved, names: tuple[str, ...]) -> Path:
+    """The folder holding the files ``names`` of the kernel package's modules folder
+    (``modules.builtin``...), extracted on first use into the target's cache folder."""
+    root = kernel_dir(settings, resolved)
+    folder = root / "module-indexes"
+    with file_lock(root.with_name(root.name + ".flock")):
+        info = _modules_info(folder)
+        if info is None or sorted(info.get("sha256", {})) != sorted(names):
+            deb = fetch_deb(settings, resolved.debs["modules"])
+            wanted = {f"{d.format(abi=resolved.abi)}/{n}": n for d in MODULE_DIRS for n in names}
+            with atomic.atomic_path(folder, directory=True) as tmp:
+                found = set(debfile.extract_each(deb, wanted, tmp).values())
+                missing = sorted(set(names) - found)
+                if missing:
+                    raise KscribeError(f"{deb.name}: no {', '.join(missing)} for "
+                                       f"{resolved.abi}")
+                atomic.write_json(tmp / "modules.json",
+                                  {"sha256": {n: sha256_file(tmp / n) for n in names}})
+    return folder
+
+
 def _listing(deb: Path, abi: str) -> tuple[dict[str, str], set[str]]:
     """The modules of a kernel's modules package (name -> path in it), and the names of
     those built into the kernel (its ``modules.builtin``), in one pass over it."""

@@ -17,9 +17,7 @@ from pathlib import Path
 from kscribe.build import metadata
 from kscribe.codegen.env import environment
 from kscribe.config.settings import Settings
-from kscribe.debian import debfile
-from kscribe.debian.provision import MODULE_DIRS, fetch_deb, module_closure
-from kscribe.errors import KscribeError
+from kscribe.debian.provision import module_closure, module_indexes
 from kscribe.guest import rootfs
 from kscribe.guest.console import MARK, Verdict, judge_finished
 from kscribe.guest.qemu import boot, qemu_argv
@@ -88,19 +86,6 @@ def _script(plan: Plan, modules: list[Path]) -> str:
                    for w in plan.workloads})
 
 
-def _module_indexes(settings: Settings, p: Prepared, dest: Path) -> None:
-    """The kernel package's lists of its built-in modules, which depmod and libkmod (LTTng's
-    session daemon loads its modules with it) need beside the modules."""
-    deb = fetch_deb(settings, p.resolved.debs["modules"])
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted = {f"{d.format(abi=p.resolved.abi)}/{name}": name
-              for d in MODULE_DIRS for name in MODULE_INDEXES}
-    found = debfile.extract_each(deb, wanted, dest)
-    missing = sorted(set(MODULE_INDEXES) - set(found.values()))
-    if missing:
-        raise KscribeError(f"{deb.name}: no {', '.join(missing)} for {p.resolved.abi}")
-
-
 def _fill(settings: Settings, root: Path, p: Prepared, built: Path, peers: lttng.Built,
           folder: Path, plan: Plan) -> None:
     """Put the peers' modules, kscribe's and the run's script into a fresh root."""
@@ -109,7 +94,10 @@ def _fill(settings: Settings, root: Path, p: Prepared, built: Path, peers: lttng
     if not (root / "var/run").exists():  # base-files' link, which the root may lack
         (root / "var/run").symlink_to("/run")
     kernel_dir = root / "lib/modules" / p.resolved.abi
-    _module_indexes(settings, p, kernel_dir)
+    indexes = module_indexes(settings, p.resolved, MODULE_INDEXES)
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    for name in MODULE_INDEXES:  # what depmod and libkmod need beside the modules
+        shutil.copyfile(indexes / name, kernel_dir / name)
     extra = kernel_dir / "extra"
     base = folder / "lttng-modules"
     for ko in peers.modules:
