@@ -82,6 +82,9 @@
 /* How often stream readers waiting in poll() or read() are woken up. */
 #define KSCRIBE_TICK_MS		20
 
+/* Bytes a stream formats for its reader before it copies them out at once. */
+#define KSCRIBE_READ_BATCH	(4 * KSCRIBE_RECORD_MAX)
+
 /* What probe and event names are made of. */
 #define KSCRIBE_NAME_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -231,8 +234,11 @@ struct kscribe_session {
  * @dropped_seen: the recording's dropped count of @cpu already reported
  * @overrun_seen: the ring buffer's overrun count of @cpu already reported
  * @last_ts:	timestamp of the last record returned
- * @pending_len: bytes of the formatted record in @pending, 0 if none
- * @pending:	the next record, formatted, waiting for a large enough read()
+ * @batch_len:	bytes of the records formatted in @batch, not yet read
+ * @batch:	records formatted for the reader, KSCRIBE_READ_BATCH bytes:
+ *		copied to it many at once, since each copy_to_user() pays the
+ *		hardened usercopy checks; what a read() has no room for waits
+ *		here for the next one
  */
 struct kscribe_stream {
 	struct kscribe_recording *recording;
@@ -241,8 +247,8 @@ struct kscribe_stream {
 	u64 dropped_seen;
 	unsigned long overrun_seen;
 	u64 last_ts;
-	size_t pending_len;
-	u64 pending[KSCRIBE_RECORD_MAX / sizeof(u64)];
+	size_t batch_len;
+	u8 *batch;
 };
 
 /*
@@ -1720,20 +1726,21 @@ static bool kscribe_stream_ready(const struct kscribe_stream *stream)
 	const struct kscribe_recording *recording = stream->recording;
 
 	/* pairs with smp_store_release() in kscribe_stop() */
-	return READ_ONCE(stream->pending_len) || smp_load_acquire(&recording->stopped) ||
+	return READ_ONCE(stream->batch_len) || smp_load_acquire(&recording->stopped) ||
 	       !ring_buffer_empty_cpu(recording->buffer, stream->cpu) ||
 	       kscribe_stream_lost(stream);
 }
 
 /*
- * Format the next record of @stream into stream->pending: first a lost
- * marker if events were lost since the last one, else the oldest event.
+ * Format the next record of @stream at the end of its batch, which has room
+ * for KSCRIBE_RECORD_MAX bytes: first a lost marker if events were lost
+ * since the last one, else the oldest event.
  * Return: false when there is nothing to read.
  */
 static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 {
 	struct kscribe_recording *recording = stream->recording;
-	struct kscribe_record_header *out = (void *)stream->pending;
+	struct kscribe_record_header *out = (void *)(stream->batch + stream->batch_len);
 	struct kscribe_rb_header *header;
 	struct ring_buffer_event *rb_event;
 	unsigned long overrun;
@@ -1754,7 +1761,7 @@ static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 		out->id = KSCRIBE_RECORD_LOST;
 		out->size = sizeof(lost);
 		memcpy(out + 1, &lost, sizeof(lost));
-		WRITE_ONCE(stream->pending_len, sizeof(*out) + sizeof(lost));
+		WRITE_ONCE(stream->batch_len, stream->batch_len + sizeof(*out) + sizeof(lost));
 		return true;
 	}
 
@@ -1778,15 +1785,62 @@ static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 	memcpy(out + 1, header + 1, header->size);
 	length = sizeof(*out) + ALIGN(header->size, 8);
 	memset((u8 *)(out + 1) + header->size, 0, length - sizeof(*out) - header->size);
-	WRITE_ONCE(stream->pending_len, length);
+	WRITE_ONCE(stream->batch_len, stream->batch_len + length);
 	return true;
+}
+
+/* The bytes of the whole records at the start of @batch that fit in @room */
+static size_t kscribe_batch_fit(const u8 *batch, size_t len, size_t room)
+{
+	const struct kscribe_record_header *h;
+	size_t at = 0, next;
+
+	while (at < len) {
+		h = (const void *)(batch + at);
+		next = at + sizeof(*h) + ALIGN(h->size, 8);
+		if (next > room)
+			break;
+		at = next;
+	}
+	return at;
+}
+
+/*
+ * Copy whole records to @ubuf, at most @count bytes: formatted in the batch
+ * until it holds what the reader has room for, then copied at once. Stops
+ * early at a pending signal, to give the caller back soon against a fast
+ * writer. Return: the bytes copied, or -EFAULT if none could be; records
+ * not copied stay in the batch.
+ */
+static ssize_t kscribe_stream_copy(struct kscribe_stream *stream, char __user *ubuf,
+				   size_t count)
+{
+	size_t copied = 0, n;
+
+	for (;;) {
+		while (stream->batch_len < count - copied &&
+		       stream->batch_len + KSCRIBE_RECORD_MAX <= KSCRIBE_READ_BATCH &&
+		       kscribe_stream_fetch(stream))
+			;
+		n = kscribe_batch_fit(stream->batch, stream->batch_len, count - copied);
+		if (!n)
+			break;
+		if (copy_to_user(ubuf + copied, stream->batch, n))
+			return copied ? copied : -EFAULT;
+		copied += n;
+		memmove(stream->batch, stream->batch + n, stream->batch_len - n);
+		WRITE_ONCE(stream->batch_len, stream->batch_len - n);
+		if (stream->batch_len || copied == count || signal_pending(current))
+			break;
+		cond_resched();
+	}
+	return copied;
 }
 
 static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
 				   size_t count, loff_t *ppos)
 {
 	struct kscribe_stream *stream = file->private_data;
-	size_t copied = 0;
 	ssize_t ret;
 	bool stopped;
 
@@ -1795,24 +1849,10 @@ static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
 	for (;;) {
 		/* pairs with smp_store_release() in kscribe_stop() */
 		stopped = smp_load_acquire(&stream->recording->stopped);
-		while (stream->pending_len || kscribe_stream_fetch(stream)) {
-			/* a big read against a fast writer: give the caller back soon */
-			if (stream->pending_len > count - copied ||
-			    (copied && signal_pending(current)))
-				break;
-			cond_resched();
-			if (copy_to_user(ubuf + copied, stream->pending, stream->pending_len)) {
-				ret = copied ? copied : -EFAULT;
-				goto unlock;
-			}
-			copied += stream->pending_len;
-			WRITE_ONCE(stream->pending_len, 0);
-		}
-		if (copied) {
-			ret = copied;
+		ret = kscribe_stream_copy(stream, ubuf, count);
+		if (ret)
 			break;
-		}
-		if (stream->pending_len) {
+		if (stream->batch_len) {
 			/* the buffer cannot hold the next record */
 			ret = -EINVAL;
 			break;
@@ -1833,7 +1873,6 @@ static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
 		if (mutex_lock_interruptible(&stream->lock))
 			return -ERESTARTSYS;
 	}
-unlock:
 	mutex_unlock(&stream->lock);
 	return ret;
 }
@@ -1848,10 +1887,16 @@ static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
 	if (!kscribe_stream_ready(stream))
 		return 0;
 	/* stopped and drained: read() returns 0 from now on */
-	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->pending_len) &&
+	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->batch_len) &&
 	    ring_buffer_empty_cpu(recording->buffer, stream->cpu) && !kscribe_stream_lost(stream))
 		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	return EPOLLIN | EPOLLRDNORM;
+}
+
+static void kscribe_stream_free(struct kscribe_stream *stream)
+{
+	kfree(stream->batch);
+	kfree(stream);
 }
 
 static int kscribe_stream_release(struct inode *inode, struct file *file)
@@ -1860,7 +1905,7 @@ static int kscribe_stream_release(struct inode *inode, struct file *file)
 
 	clear_bit(stream->cpu, stream->recording->streams);
 	kscribe_recording_put(stream->recording);
-	kfree(stream);
+	kscribe_stream_free(stream);
 	return 0;
 }
 
@@ -2869,6 +2914,11 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	stream = kzalloc_obj(*stream, GFP_KERNEL);
 	if (!stream)
 		return -ENOMEM;
+	stream->batch = kmalloc(KSCRIBE_READ_BATCH, GFP_KERNEL);
+	if (!stream->batch) {
+		kfree(stream);
+		return -ENOMEM;
+	}
 	mutex_init(&stream->lock);
 	stream->cpu = arg.cpu;
 
@@ -2886,7 +2936,7 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	}
 	mutex_unlock(&kscribe_lock);
 	if (fd) {
-		kfree(stream);
+		kscribe_stream_free(stream);
 		return fd;
 	}
 
@@ -2894,7 +2944,7 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	if (fd < 0) {
 		clear_bit(arg.cpu, recording->streams);
 		kscribe_recording_put(recording);
-		kfree(stream);
+		kscribe_stream_free(stream);
 	}
 	return fd;
 }

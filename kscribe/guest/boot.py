@@ -21,7 +21,8 @@ STEPS = ("insmod", "kscribectl", "rmmod")
 UNSAFE_DIRS = ("shared", "theirs", "link")
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # forwarded by kscribectl to COMMAND
 # what tests/guest/abi-check.c checks
-ABI_PROMISES = ("features", "enable-reuse", "filters", "status-pid", "stop-other")
+ABI_PROMISES = ("features", "enable-reuse", "filters", "status-pid", "stop-other",
+                "stream-reads")
 
 
 def _trace_safety(checks: dict[str, str]) -> list[str]:

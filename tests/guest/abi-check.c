@@ -16,6 +16,11 @@
  *		  -EINVAL every malformed one (no RET, stack out of bounds,
  *		  backward or overlong jumps, untyped or out-of-range field and
  *		  context reads, globs outside the pool, oversized programs)
+ *   stream-reads a stream's read() returns whole records only; a buffer too
+ *		  small for the next record gets -EINVAL, one the kernel cannot
+ *		  write to -EFAULT, and the records wait for the next read();
+ *		  every event the CPU's buffer took is read once, in reads of
+ *		  any size
  */
 
 #define _GNU_SOURCE
@@ -26,6 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +275,90 @@ static const char *check_stop_other(int owner, int other)
 	return NULL;
 }
 
+/*
+ * The records of @buf[0..@len): whole ones, added to @events and @lost;
+ * -1 if the last one is cut.
+ */
+static int count_records(const unsigned char *buf, size_t len,
+			 unsigned long long *events, unsigned long long *lost)
+{
+	struct kscribe_record_header h;
+	struct kscribe_record_lost marker;
+	size_t at = 0;
+
+	while (at < len) {
+		if (len - at < sizeof(h))
+			return -1;
+		memcpy(&h, buf + at, sizeof(h));
+		if (((h.size + 7) & ~7U) > len - at - sizeof(h))
+			return -1;
+		if (h.id == KSCRIBE_RECORD_LOST) {
+			memcpy(&marker, buf + at + sizeof(h), sizeof(marker));
+			*lost += marker.count;
+		} else {
+			(*events)++;
+		}
+		at += sizeof(h) + ((h.size + 7) & ~7U);
+	}
+	return 0;
+}
+
+static const char *check_stream_reads(int fd)
+{
+	struct kscribe_stream_open arg = { .cpu = 0 };
+	struct kscribe_cpu_stats stats = { .cpu = 0 };
+	static unsigned char buf[65536];
+	unsigned long long events = 0, lost = 0;
+	void *unwritable;
+	cpu_set_t cpu0;
+	int stream, i, opened;
+	ssize_t n;
+
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0) < 0)
+		return "affinity";
+	if (ioctl(fd, KSCRIBE_IOCTL_START, 0) < 0)
+		return "START";
+	stream = ioctl(fd, KSCRIBE_IOCTL_STREAM_OPEN, &arg);
+	if (stream < 0)
+		return "STREAM_OPEN";
+	for (i = 0; i < 300; i++) {	/* an entry and an exit each, on CPU 0 */
+		opened = open("/dev/null", O_RDONLY);
+		if (opened >= 0)
+			close(opened);
+	}
+	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0)
+		return "STOP";
+	if (read(stream, buf, 8) >= 0 || errno != EINVAL)
+		return "short-buffer-not-EINVAL";
+	unwritable = mmap(NULL, sizeof(buf), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (unwritable == MAP_FAILED)
+		return "mmap";
+	n = read(stream, unwritable, sizeof(buf));
+	munmap(unwritable, sizeof(buf));
+	if (n >= 0 || errno != EFAULT)
+		return "bad-buffer-not-EFAULT";
+	/* small reads and whole ones in turn, until the stopped stream is drained */
+	for (i = 0; ; i++) {
+		n = read(stream, buf, i % 2 ? sizeof(buf) : 100);
+		if (n < 0)
+			return "read";
+		if (n == 0)
+			break;
+		if (count_records(buf, n, &events, &lost))
+			return "cut-record";
+	}
+	if (ioctl(fd, KSCRIBE_IOCTL_CPU_STATS, &stats) < 0)
+		return "CPU_STATS";
+	close(stream);
+	if (events < 600)
+		return "too-few-events";
+	if (events != stats.written || lost != stats.lost)
+		return "events-read-differ-from-written";
+	return NULL;
+}
+
 int main(void)
 {
 	struct kscribe_enable e = { .pattern = PATTERN };
@@ -289,5 +379,6 @@ int main(void)
 	failed += verdict("status-pid", check_status_pid(other));
 	failed += verdict("stop-other", check_stop_other(owner, other));
 	ioctl(owner, KSCRIBE_IOCTL_STOP, 0);
+	failed += verdict("stream-reads", check_stream_reads(owner));
 	return failed ? 1 : 0;
 }
