@@ -1877,8 +1877,9 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	for (i = 0; i < classes.nr; i++)
 		fprintf(f, "\ntypealias %.*s := int_%u;", (int)classes.len[i], classes.spec[i], i);
 	fputc('\n', f);
+	/* no stream_id: CTF 1.8 needs none in a trace of one stream class */
 	for (i = 0; i < r->nr_events; i++) {
-		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n\tstream_id = 0;\n",
+		fprintf(f, "\nevent {\n\tname = \"%s\";\n\tid = %u;\n",
 			r->events[i].name, r->events[i].id);
 		fprintf(f, "\tfields := struct {\n");
 		tsdl_fields(f, &classes, r->events[i].fields);
