@@ -9,14 +9,19 @@ recorded by each tracer in turn, in interleaved rounds, then each tracer's rate 
 - two threads ping-ponging a byte over two pipes, sched_switch and sched_wakeup recorded:
                 overhead per event (the tracer's own event count per round trip);
 - the highest rate of getppid() events each records without loss at its default buffer
-  size, and what each reports lost beyond it;
+  size, and what each reports lost beyond it: a ladder of rates made on every CPU at once,
+  up to as fast as the CPUs can (the tracer's consumer then competes with the loops);
 - bytes of trace per event on disk (tmpfs), from the runs of round 1.
 
-Ratios are each peer's figure over kscribe's: above 1 means kscribe is ahead. QEMU runs
-without KVM here (TCG, vCPUs in parallel), so absolute figures are slow; the ratios are
-the point.
+The three workloads run on CPU 0, each tracer's consumer on the other CPU. Ratios are each
+peer's figure over kscribe's: above 1 means kscribe is ahead. QEMU runs without KVM here
+(TCG, vCPUs in parallel), so absolute figures are slow; the ratios are the point.
+
+With --profile, the same boot then samples every CPU (perf record -e cpu-clock -a) through
+one run of that workload under each tracer, and prints where the time went.
 
 Run: .venv/bin/python bench/peers.py [TARGET] [--rounds N] [--smoke] [--results DIR]
+                                     [--profile WORKLOAD|flood]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +38,9 @@ from kscribe.config.target import DEFAULT_TARGET
 from kscribe.errors import KscribeError
 from kscribe.peers import figures
 from kscribe.peers.guest import FULL, SMOKE, WORKLOADS, run
+
+PROFILE_LINE = re.compile(r"^\s+\d+\.\d+%\s")
+PROFILE_TOP = 12  # lines of each profile printed
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -54,8 +63,12 @@ def main() -> int:
                     help="a short run that only proves every tracer loads and records")
     ap.add_argument("--results", type=Path, metavar="DIR",
                     help="read the results of an earlier run (out/<target>/peers/results)")
+    ap.add_argument("--profile", choices=[*WORKLOADS, "flood"],
+                    help="also profile one run of this workload under each tracer")
     args = ap.parse_args()
     plan = SMOKE if args.smoke else dataclasses.replace(FULL, rounds=args.rounds)
+    if args.profile:
+        plan = dataclasses.replace(plan, profile=args.profile)
     settings = Settings.from_env()
     fixes: list[str] = []
     try:
@@ -96,10 +109,18 @@ def main() -> int:
         cells.append(f"{r.clean_rate:,}" + (_ratio(ours.clean_rate, r.clean_rate)
                                             if r.clean_rate else ""))
         print(" | ".join(cells))
-    print("losses beyond the clean rate (events/s: events lost), and what the count is:")
+    print("losses beyond the clean rate (events/s made: events lost, and their share of the "
+          "events the loop made), and what the count is:")
     for tracer, r in rows.items():
-        lossy = ", ".join(f"{e:,}/s: {lost:,}" for e, lost in r.lossy) or "none up to the top rate"
+        lossy = ", ".join(f"{e:,}/s: {lost:,} ({lost / (e * plan.rate_seconds):.1%})"
+                          for e, lost in r.lossy) or "none up to the top rate"
         print(f"  {tracer:8} {lossy}  [{figures.COUNTS[tracer].exact}]")
+    for profile in sorted(results.glob("profile-*.txt")):
+        lines = [line.rstrip() for line in profile.read_text(errors="replace").splitlines()
+                 if PROFILE_LINE.match(line)]
+        print(f"where the time went under {profile.stem.removeprefix('profile-')} "
+              f"(share of the CPUs' samples: command, object, symbol):")
+        print("\n".join(lines[:PROFILE_TOP]) or "  (no samples)")
     return 0
 
 

@@ -3,6 +3,8 @@ LTTng (Debian's lttng-modules built for the kernel, lttng-tools), perf and ftrac
 (trace-cmd) each load and record every workload, and the figures are read back from the
 shared root. The benchmark itself is bench/peers.py; its figures are not asserted here."""
 
+import re
+
 import pytest
 
 from kscribe.errors import KscribeError
@@ -55,6 +57,17 @@ def test_rates_and_losses_are_read_for_every_tracer(smoke):
         assert r.clean_rate > 0 or r.lossy, r
         assert all(v == v for v in r.per_syscall.values()), r  # not NaN: baselines ran
         assert r.per_event is not None and set(r.bytes_per_event) == set(WORKLOADS), r
+
+
+def test_the_profile_sees_each_tracers_own_code(smoke):
+    _, results = smoke
+    # the tracer's own code among the kernel samples of its run
+    own = {"kscribe": r"kscribe_\w+", "lttng": r"lttng_\w+",
+           "ftrace": r"ftrace_syscall_\w+|trace_event_buffer_\w+"}
+    for tracer, symbol in own.items():
+        profile = (results / f"profile-{tracer}.txt").read_text()
+        assert re.search(rf"^\s+\d+\.\d+%.*\[k\] (?:{symbol})$", profile, re.M), \
+            (tracer, profile[-2000:])
 
 
 def test_the_share_modules_load_in_dependency_order(smoke, settings):

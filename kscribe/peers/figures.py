@@ -18,7 +18,7 @@ from kscribe.errors import KscribeError
 from kscribe.peers.guest import SYSCALLS_PER_CALL, TRACERS, WORKLOADS
 from kscribe.util import proc
 
-LOOP = re.compile(r"^LOOP (?:rate=\d+ )?calls=(\d+)(?: ns_per_call=(\d+))?$", re.M)
+LOOP = re.compile(r"^LOOP (?:rate=\d+ )?calls=(\d+)(?: ns_per_call=(\d+))?(?: cpus=\d+)?$", re.M)
 BYTES = re.compile(r"^trace bytes: (\d+)$", re.M)
 RUN = re.compile(r"^(?P<workload>[a-z]+\d*)-(?P<tracer>[a-z]+)-(?P<round>\d+)\.log$")
 

@@ -39,12 +39,16 @@ SELECTIONS = {
     "ftrace": {"syscalls": "-e syscalls",
                "sched": "-e sched:sched_switch -e sched:sched_wakeup"},
 }
-# workload -> (event set, command); {calls} is the plan's count for it
+# workload -> (event set, command); {calls} is the plan's count for it. Each runs on CPU 0
+# (both ping-pong threads too: every round trip is then two switches and two wake-ups,
+# with no migration between vCPUs to blur it), a tracer's consumer on the other CPUs.
 WORKLOADS = {
-    "getppid": ("syscalls", "kscribe-loop {calls}"),
-    "files": ("syscalls", "kscribe-loop -o /tmp/file {calls}"),
-    "pingpong": ("sched", "kscribe-loop -p {calls}"),
+    "getppid": ("syscalls", "taskset 1 kscribe-loop {calls}"),
+    "files": ("syscalls", "taskset 1 kscribe-loop -o /tmp/file {calls}"),
+    "pingpong": ("sched", "taskset 1 kscribe-loop -p {calls}"),
 }
+# what --profile may name besides a workload: every CPU making getppid() calls flat out
+FLOOD = ("syscalls", "kscribe-loop -a 0 {seconds}")
 # syscalls each call of a syscall workload makes (openat, read, close)
 SYSCALLS_PER_CALL = {"getppid": 1, "files": 3}
 RESULTS = "/kscribe/results"
@@ -59,7 +63,8 @@ MEMORY_MB = 2048
 
 @dataclass(frozen=True)
 class Plan:
-    """How much one run does: calls per workload, rounds, the rate ladder."""
+    """How much one run does: calls per workload, rounds, the rate ladder (getppid() calls
+    per second on all CPUs together; 0 is as fast as they can)."""
 
     calls: dict[str, int]
     rounds: int
@@ -67,21 +72,31 @@ class Plan:
     rate_seconds: int
     timeout: int = 3600
     workloads: tuple[str, ...] = field(default=tuple(WORKLOADS))
+    profile: str | None = None  # a workload or "flood", profiled under each tracer
 
 
-FULL = Plan(calls={"getppid": 200_000, "files": 40_000, "pingpong": 20_000}, rounds=3,
-            rates=(20_000, 40_000, 80_000, 160_000, 240_000, 320_000, 480_000),
-            rate_seconds=2)
-# CI's: every tracer loads and records each workload once
+FULL = Plan(calls={"getppid": 100_000, "files": 20_000, "pingpong": 10_000}, rounds=5,
+            rates=(80_000, 160_000, 320_000, 480_000, 640_000, 0), rate_seconds=2)
+# CI's: every tracer loads and records each workload once, and is profiled once
 SMOKE = Plan(calls={"getppid": 2_000, "files": 500, "pingpong": 500}, rounds=1,
-             rates=(10_000,), rate_seconds=1, timeout=1200)
+             rates=(0,), rate_seconds=1, timeout=1200, profile="flood")
+
+
+def profiled(plan: Plan) -> tuple[str, str] | None:
+    """The event set and command that ``plan.profile`` names, or None."""
+    if plan.profile is None:
+        return None
+    if plan.profile == "flood":
+        return FLOOD[0], FLOOD[1].format(seconds=plan.rate_seconds)
+    events, command = WORKLOADS[plan.profile]
+    return events, command.format(calls=plan.calls[plan.profile])
 
 
 def _script(plan: Plan, modules: list[Path]) -> str:
     return environment().get_template("guest/peers.sh.j2").render(
         mark=MARK, modules=[m.stem for m in modules], tracers=TRACERS,
         selections=SELECTIONS, results=RESULTS, rounds=plan.rounds, rates=plan.rates,
-        rate_seconds=plan.rate_seconds,
+        rate_seconds=plan.rate_seconds, profile=plan.profile, profiled=profiled(plan),
         workloads={w: (WORKLOADS[w][0], WORKLOADS[w][1].format(calls=plan.calls[w]))
                    for w in plan.workloads})
 

@@ -6,6 +6,9 @@
  *                           "LOOP calls=N ns_per_call=X"
  *   kscribe-loop -r RATE S  RATE calls per second for S seconds:
  *                           "LOOP rate=RATE calls=N"
+ *   kscribe-loop -a RATE S  the same on every online CPU, one process pinned to each,
+ *                           RATE in all (0: each as fast as it can): events from every
+ *                           CPU at once, so that a tracer's consumer competes with them
  *   kscribe-loop -f NICE [CPU]
  *                           for ever, at priority NICE, on CPU if given (a background
  *                           load that stays on its CPU whatever the scheduler does)
@@ -25,10 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH_NS	1000000LL	/* pace in 1 ms batches */
+#define BATCH_NS	1000000LL	/* ahead of the pace: sleep 1 ms */
+#define CHUNK		100		/* calls between two reads of the clock */
 
 static long long now_ns(void)
 {
@@ -38,22 +43,76 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void paced(long long rate, long long seconds)
+/*
+ * RATE calls per second (0: no pause) for S seconds; the calls made. The clock
+ * is read every CHUNK calls at most, so that a loop slower than RATE (a
+ * tracer's cost) still stops after S seconds: it then makes fewer calls.
+ */
+static long long pace(long long rate, long long seconds)
 {
 	long long start = now_ns(), end = start + seconds * 1000000000LL;
-	long long done = 0, due, t;
-	struct timespec nap = { 0, 0 };
+	long long done = 0, due, t, n;
+	struct timespec nap = { 0, BATCH_NS };
 
 	while ((t = now_ns()) < end) {
-		due = (t - start) * rate / 1000000000LL;
-		while (done < due) {
+		due = rate ? (t - start) * rate / 1000000000LL : done + CHUNK;
+		if (done >= due) {
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		for (n = due - done < CHUNK ? due - done : CHUNK; n; n--) {
 			syscall(SYS_getppid);
 			done++;
 		}
-		nap.tv_nsec = BATCH_NS;
-		nanosleep(&nap, NULL);
 	}
-	printf("LOOP rate=%lld calls=%lld\n", rate, done);
+	return done;
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+		perror("sched_setaffinity");
+		return -1;
+	}
+	return 0;
+}
+
+/* pace() on every online CPU at once; the calls of all, summed through a pipe */
+static int everywhere(long long rate, long long seconds)
+{
+	long cpu, ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long long done, total = 0;
+	int sums[2], status, failed = 0;
+
+	if (ncpus < 1 || pipe(sums)) {
+		perror("everywhere");
+		return 1;
+	}
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			if (pin(cpu))
+				_exit(1);
+			done = pace(rate / ncpus, seconds);
+			_exit(write(sums[1], &done, sizeof(done)) != sizeof(done));
+		}
+	}
+	close(sums[1]);
+	while (read(sums[0], &done, sizeof(done)) == sizeof(done))
+		total += done;
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	printf("LOOP rate=%lld calls=%lld cpus=%ld\n", rate, total, ncpus);
+	return failed;
 }
 
 static void files(const char *path, long long n)
@@ -117,23 +176,18 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "-f")) {
 		if (argc > 2 && nice(atoi(argv[2])) == -1)
 			perror("nice");
-		if (argc > 3) {
-			cpu_set_t cpus;
-
-			CPU_ZERO(&cpus);
-			CPU_SET(atoi(argv[3]), &cpus);
-			if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
-				perror("sched_setaffinity");
-				return 1;
-			}
-		}
+		if (argc > 3 && pin(atoi(argv[3])))
+			return 1;
 		for (;;)
 			syscall(SYS_getppid);
 	}
 	if (argc > 3 && !strcmp(argv[1], "-r")) {
-		paced(atoll(argv[2]), atoll(argv[3]));
+		n = atoll(argv[2]);
+		printf("LOOP rate=%lld calls=%lld\n", n, pace(n, atoll(argv[3])));
 		return 0;
 	}
+	if (argc > 3 && !strcmp(argv[1], "-a"))
+		return everywhere(atoll(argv[2]), atoll(argv[3]));
 	if (argc > 3 && !strcmp(argv[1], "-o")) {
 		files(argv[2], atoll(argv[3]));
 		return 0;
