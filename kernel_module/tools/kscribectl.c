@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -394,8 +395,15 @@ struct event_desc {
 	char *fields;
 };
 
-/* One CPU: its kernel stream and the CTF stream file being written. */
+struct recorder;
+
+/*
+ * One CPU: its kernel stream, the CTF stream file being written, and the
+ * thread that reads the one into the other.
+ */
 struct cpu_stream {
+	struct recorder *recorder;
+	pthread_t reader;
 	unsigned int cpu;
 	int fd;			/* kernel stream, -1 once at its end */
 	int out;		/* stream_<cpu> */
@@ -410,6 +418,8 @@ struct cpu_stream {
 	uint64_t bytes;
 	uint64_t adjusted;	/* timestamps raised to keep the stream ordered */
 	uint64_t unknown;	/* records of events without metadata, skipped */
+	unsigned char *readbuf;
+	bool busy;		/* the last drain read a lot: drain again now */
 };
 
 struct recorder {
@@ -426,10 +436,11 @@ struct recorder {
 	unsigned char *known;	/* known[id]: id has metadata */
 	struct cpu_stream *streams;
 	unsigned int nr_streams;
-	bool busy;		/* the last drain read a lot: drain again now */
+	unsigned int nr_readers;	/* reader threads started */
+	bool stopping;		/* the recording is stopped: readers drain without pausing */
+	bool failed;		/* a reader failed: the recording ends */
 	char trace_uuid[37];	/* this trace's, random */
 	char clock_uuid[37];	/* the boot's: the trace clock counts from boot */
-	unsigned char *readbuf;
 };
 
 /*
@@ -552,26 +563,16 @@ static int stream_lost(struct cpu_stream *s, uint64_t count)
 }
 
 /*
- * Read what the kernel stream has, up to about one buffer's worth: a CPU
- * that fills its buffer as fast as we read it must not keep us from
- * noticing that COMMAND ended. 1 on error.
+ * Read what the kernel stream has. 1 on error.
  */
 static int stream_drain(struct recorder *r, struct cpu_stream *s)
 {
 	struct kscribe_record_header h;
 	struct kscribe_record_lost lost;
-	unsigned long long budget = r->status.buffer_size + READ_SIZE;
 	ssize_t n, at;
 
 	while (s->fd >= 0) {
-		if (budget < READ_SIZE) {
-			r->busy = true;
-			return 0;
-		}
-		budget -= READ_SIZE;
-		n = read(s->fd, r->readbuf, READ_SIZE);
-		if (n > READ_SIZE / 2)
-			r->busy = true;
+		n = read(s->fd, s->readbuf, READ_SIZE);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -586,16 +587,16 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 		}
 		for (at = 0; at + (ssize_t)sizeof(h) <= n;
 		     at += sizeof(h) + ((h.size + 7) & ~7U)) {
-			memcpy(&h, r->readbuf + at, sizeof(h));
+			memcpy(&h, s->readbuf + at, sizeof(h));
 			if (h.size > n - at - sizeof(h))
 				return fail("cpu %u: truncated record", s->cpu);
 			if (h.id == KSCRIBE_RECORD_LOST) {
 				if (h.size < sizeof(lost))
 					return fail("cpu %u: bad lost marker", s->cpu);
-				memcpy(&lost, r->readbuf + at + sizeof(h), sizeof(lost));
+				memcpy(&lost, s->readbuf + at + sizeof(h), sizeof(lost));
 				if (stream_lost(s, lost.count))
 					return 1;
-			} else if (stream_event(r, s, &h, r->readbuf + at + sizeof(h))) {
+			} else if (stream_event(r, s, &h, s->readbuf + at + sizeof(h))) {
 				return 1;
 			}
 		}
@@ -607,8 +608,66 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 		 */
 		if (n <= READ_SIZE / 2)
 			return 0;
+		s->busy = true;
 	}
 	return 0;
+}
+
+/*
+ * A CPU's reader thread: drain its stream, then sleep one drain period
+ * unless the stream had a lot to read, until it ends (the recording stopped
+ * and every record is read). A thread per CPU keeps up with CPUs that all
+ * fill their buffers at once, as one reader of every stream cannot. Waking
+ * on each readable stream instead of the period would make the reader trace
+ * itself in a loop: its own reads and waits are events too.
+ */
+static void *stream_reader(void *arg)
+{
+	struct cpu_stream *s = arg;
+	struct recorder *r = s->recorder;
+	const struct timespec period = { .tv_sec = 0, .tv_nsec = DRAIN_PERIOD_NS };
+
+	while (s->fd >= 0) {
+		s->busy = false;
+		if (stream_drain(r, s)) {
+			__atomic_store_n(&r->failed, true, __ATOMIC_RELEASE);
+			break;
+		}
+		if (!s->busy && !__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
+			nanosleep(&period, NULL);
+	}
+	return NULL;
+}
+
+/* Start a reader thread per stream. 1 on error. */
+static int start_readers(struct recorder *r)
+{
+	int err;
+
+	for (; r->nr_readers < r->nr_streams; r->nr_readers++) {
+		err = pthread_create(&r->streams[r->nr_readers].reader, NULL, stream_reader,
+				     &r->streams[r->nr_readers]);
+		if (err) {
+			errno = err;
+			return error("pthread_create");
+		}
+	}
+	return 0;
+}
+
+/*
+ * Wait for the reader threads to read their streams to the end, once the
+ * recording is stopped. 1 if one of them failed.
+ */
+static int join_readers(struct recorder *r)
+{
+	unsigned int i;
+
+	__atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
+	for (i = 0; i < r->nr_readers; i++)
+		pthread_join(r->streams[i].reader, NULL);
+	r->nr_readers = 0;
+	return r->failed;
 }
 
 static int enable(int fd, const char *pattern, unsigned int flags)
@@ -1147,8 +1206,7 @@ static int open_streams(struct recorder *r)
 	int fd;
 
 	r->streams = calloc(r->status.nr_cpus, sizeof(*r->streams));
-	r->readbuf = malloc(READ_SIZE);
-	if (!r->streams || !r->readbuf)
+	if (!r->streams)
 		return error("calloc");
 	for (cpu = 0; cpu < r->status.nr_cpus; cpu++) {
 		memset(&arg, 0, sizeof(arg));
@@ -1161,11 +1219,13 @@ static int open_streams(struct recorder *r)
 			return error("KSCRIBE_IOCTL_STREAM_OPEN");
 		}
 		s = &r->streams[r->nr_streams++];
+		s->recorder = r;
 		s->cpu = cpu;
 		s->fd = fd;
 		s->last_ts = r->status.start_ts;
 		s->packet = malloc(PACKET_MAX);
-		if (!s->packet)
+		s->readbuf = malloc(READ_SIZE);
+		if (!s->packet || !s->readbuf)
 			return error("malloc");
 		snprintf(path, sizeof(path), "stream_%u", cpu);
 		s->out = create_file(r, path);
@@ -1948,45 +2008,20 @@ static int parse_size(const char *text, unsigned long long *size)
 	return 0;
 }
 
-static int drain_all(struct recorder *r)
-{
-	unsigned int i;
-
-	r->busy = false;
-	for (i = 0; i < r->nr_streams; i++) {
-		if (stream_drain(r, &r->streams[i]))
-			return 1;
-	}
-	return 0;
-}
-
 /*
- * Sleep one drain period (none while the buffers are busy), or less if
- * COMMAND exits (SIGCHLD, blocked, wakes sigtimedwait()) or a signal is to
- * be passed on to it. Waking on each readable stream instead would make the
- * reader trace itself in a loop: its own reads and waits are events too.
+ * Sleep one drain period, or less if COMMAND exits (SIGCHLD, blocked, wakes
+ * sigtimedwait()) or a signal is to be passed on to it.
  */
-static void wait_period(struct recorder *r, const sigset_t *signals, pid_t child)
+static void wait_period(const sigset_t *signals, pid_t child)
 {
-	struct timespec period = { .tv_sec = 0, .tv_nsec = r->busy ? 0 : DRAIN_PERIOD_NS };
+	struct timespec period = { .tv_sec = 0, .tv_nsec = DRAIN_PERIOD_NS };
 	siginfo_t info;
 
 	while (sigtimedwait(signals, &info, &period) > 0) {
 		if (info.si_signo != SIGCHLD)
 			forward(&info, child);
-		period.tv_nsec = 0;	/* take every pending signal, then drain again */
+		period.tv_nsec = 0;	/* take every pending signal, then look again */
 	}
-}
-
-static bool all_ended(const struct recorder *r)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->nr_streams; i++) {
-		if (r->streams[i].fd >= 0)
-			return false;
-	}
-	return true;
 }
 
 static pid_t spawn(char **argv, const sigset_t *mask)
@@ -2227,23 +2262,23 @@ static int cmd_record(int fd, int argc, char **argv)
 	child = spawn(argv + optind, &mask);
 	if (child < 0)
 		goto stop;
-	while (!all_ended(&r)) {
-		if (drain_all(&r))
-			goto reap;
+	if (start_readers(&r))
+		goto reap;
+	while (!__atomic_load_n(&r.failed, __ATOMIC_ACQUIRE)) {
 		status = wait_status(child, false);
 		if (status >= 0)
 			break;
-		wait_period(&r, &block, child);
+		wait_period(&block, child);
 	}
+	if (r.failed)
+		goto reap;
 
 	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0 && errno != ENOENT) {
 		error("KSCRIBE_IOCTL_STOP");
 		goto reap;
 	}
-	while (!all_ended(&r)) {
-		if (drain_all(&r))
-			goto reap;
-	}
+	if (join_readers(&r))
+		goto reap;
 	ret = finish_streams(&r);
 	if (status < 0)
 		status = wait_status(child, true);
@@ -2256,6 +2291,7 @@ reap:
 		reap(child);
 stop:
 	ioctl(fd, KSCRIBE_IOCTL_STOP, 0);
+	join_readers(&r);
 	return 1;
 }
 
