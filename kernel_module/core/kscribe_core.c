@@ -106,6 +106,28 @@ struct kscribe_rb_header {
 };
 
 /*
+ * A page of the ring buffer as ring_buffer_read_page() hands it out, in the
+ * layout tracefs gives user space in events/header_page: the timestamp its
+ * events' deltas add to, the bytes of events (the high two bits flag lost
+ * events, which the stream counts itself), then the events, each a struct
+ * ring_buffer_event of <linux/ring_buffer.h>, aligned to 8 bytes on
+ * architectures without efficient unaligned 64-bit access and to 4 bytes
+ * elsewhere.
+ */
+#define KSCRIBE_RB_ALIGN	(IS_ENABLED(CONFIG_HAVE_64BIT_ALIGNED_ACCESS) ? 8 : 4)
+#define KSCRIBE_RB_COMMIT_MASK	(BIT(30) - 1)
+/* bits of a time extend's delta in time_delta; the rest are in array[0] */
+#define KSCRIBE_RB_TS_SHIFT	27
+/* the top bits of a timestamp that an absolute timestamp event leaves out */
+#define KSCRIBE_RB_TS_MSB	(0xf8ULL << 56)
+
+struct kscribe_rb_page {
+	u64 time_stamp;
+	local_t commit;
+	u8 data[] __aligned(KSCRIBE_RB_ALIGN);
+};
+
+/*
  * The per-event contexts, KSCRIBE_CTX_* of the ABI: the name, type and size
  * KSCRIBE_IOCTL_CONTEXT_INFO reports, the C type kscribe_context_write()
  * stores.
@@ -239,6 +261,14 @@ struct kscribe_session {
  *		copied to it many at once, since each copy_to_user() pays the
  *		hardened usercopy checks; what a read() has no room for waits
  *		here for the next one
+ * @page:	the ring buffer page taken out of @cpu's buffer last, whose
+ *		events from @page_at to @page_end are still to format; a
+ *		page at a time, since taking one event at a time out of the
+ *		buffer (ring_buffer_consume()) costs a locked, interrupts-off
+ *		call per event. NULL until the first read
+ * @page_at:	offset in @page's data of the next event to format
+ * @page_end:	offset of the end of @page's events
+ * @page_ts:	timestamp of the event before @page_at
  */
 struct kscribe_stream {
 	struct kscribe_recording *recording;
@@ -249,6 +279,10 @@ struct kscribe_stream {
 	u64 last_ts;
 	size_t batch_len;
 	u8 *batch;
+	struct buffer_data_read_page *page;
+	unsigned int page_at;
+	unsigned int page_end;
+	u64 page_ts;
 };
 
 /*
@@ -299,6 +333,58 @@ static __always_inline void kscribe_rb_commit(struct trace_buffer *buffer,
 			      ((int (*)(struct trace_buffer *, struct ring_buffer_event *))
 			       commit)(buffer, event),
 			      ((int (*)(struct trace_buffer *))commit)(buffer));
+}
+
+/*
+ * The ring buffer's page reader up to 6.7: a read page is its data, which
+ * ring_buffer_read_page() may swap for another through a void **. Since
+ * 6.8 it is a descriptor (struct buffer_data_read_page), allocated into a
+ * pointer and passed as is, whose data ring_buffer_read_page_data() gives.
+ * As above, the type of a function picks the call, not the version; the
+ * stream holds either kind as a struct buffer_data_read_page *.
+ */
+#define KSCRIBE_READ_PAGE_IS_DATA						\
+	__builtin_types_compatible_p(typeof(ring_buffer_alloc_read_page),		\
+				     void *(struct trace_buffer *, int))
+#define KSCRIBE_READ_PAGE_IS_DESCRIPTOR						\
+	__builtin_types_compatible_p(typeof(ring_buffer_alloc_read_page),		\
+				     int (struct trace_buffer *, int,			\
+					  struct buffer_data_read_page **))
+
+static int kscribe_rb_page_alloc(struct trace_buffer *buffer, int cpu,
+				 struct buffer_data_read_page **page)
+{
+	void *alloc = ring_buffer_alloc_read_page;
+	void *data;
+
+	BUILD_BUG_ON(!KSCRIBE_READ_PAGE_IS_DATA && !KSCRIBE_READ_PAGE_IS_DESCRIPTOR);
+	if (KSCRIBE_READ_PAGE_IS_DESCRIPTOR)
+		return ((int (*)(struct trace_buffer *, int, struct buffer_data_read_page **))
+			alloc)(buffer, cpu, page);
+	data = ((void *(*)(struct trace_buffer *, int))alloc)(buffer, cpu);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+	*page = data;
+	return 0;
+}
+
+static int kscribe_rb_page_read(struct trace_buffer *buffer,
+				struct buffer_data_read_page **page, size_t len, int cpu,
+				int full)
+{
+	void *read = ring_buffer_read_page;
+
+	if (KSCRIBE_READ_PAGE_IS_DESCRIPTOR)
+		return ((int (*)(struct trace_buffer *, struct buffer_data_read_page *, size_t,
+				 int, int))read)(buffer, *page, len, cpu, full);
+	return ((int (*)(struct trace_buffer *, void **, size_t, int, int))read)
+		(buffer, (void **)page, len, cpu, full);
+}
+
+static void *kscribe_rb_page_data(struct buffer_data_read_page *page)
+{
+	return __builtin_choose_expr(KSCRIBE_READ_PAGE_IS_DESCRIPTOR,
+				     ring_buffer_read_page_data(page), (void *)page);
 }
 
 /* ---- record path: any context, no locks, no allocation, no sleeping ---- */
@@ -1727,14 +1813,106 @@ static bool kscribe_stream_ready(const struct kscribe_stream *stream)
 
 	/* pairs with smp_store_release() in kscribe_stop() */
 	return READ_ONCE(stream->batch_len) || smp_load_acquire(&recording->stopped) ||
+	       READ_ONCE(stream->page_at) < READ_ONCE(stream->page_end) ||
 	       !ring_buffer_empty_cpu(recording->buffer, stream->cpu) ||
 	       kscribe_stream_lost(stream);
 }
 
 /*
+ * Take the next page of events out of @stream's CPU buffer.
+ * Return: false when the buffer has none.
+ */
+static bool kscribe_stream_next_page(struct kscribe_stream *stream)
+{
+	struct trace_buffer *buffer = stream->recording->buffer;
+	const struct kscribe_rb_page *page;
+	int at;
+
+	/* a CPU without a buffer (offline since the start) has no page */
+	if (!stream->page && kscribe_rb_page_alloc(buffer, stream->cpu, &stream->page)) {
+		stream->page = NULL;
+		return false;
+	}
+	at = kscribe_rb_page_read(buffer, &stream->page, PAGE_SIZE, stream->cpu, 0);
+	if (at < 0)
+		return false;
+	page = kscribe_rb_page_data(stream->page);
+	stream->page_ts = page->time_stamp;
+	stream->page_at = at;
+	stream->page_end = min_t(unsigned int, local_read(&page->commit) & KSCRIBE_RB_COMMIT_MASK,
+				 PAGE_SIZE - offsetof(struct kscribe_rb_page, data));
+	return true;
+}
+
+/*
+ * The event at @stream's page position: its length, and for a well-formed
+ * event of data, its kscribe header in @header (else NULL). A time event
+ * moves the page's timestamp; a data event adds its delta to it.
+ * Return: the event's length, 0 at the end of the page's events.
+ */
+static unsigned int kscribe_page_event(struct kscribe_stream *stream,
+				       struct kscribe_rb_header **header)
+{
+	struct kscribe_rb_page *page = kscribe_rb_page_data(stream->page);
+	unsigned int room = stream->page_end - stream->page_at;
+	struct ring_buffer_event *event = (void *)(page->data + stream->page_at);
+	unsigned int length, data;
+	u64 ts;
+
+	*header = NULL;
+	if (room < sizeof(*event) + sizeof(u32))
+		return 0;
+	switch (event->type_len) {
+	case RINGBUF_TYPE_PADDING:
+		/* no delta: the rest of the page is empty; else a discarded event */
+		if (!event->time_delta)
+			return 0;
+		length = sizeof(*event) + event->array[0];
+		break;
+	case RINGBUF_TYPE_TIME_EXTEND:
+		stream->page_ts += ((u64)event->array[0] << KSCRIBE_RB_TS_SHIFT) +
+				   event->time_delta;
+		length = sizeof(*event) + sizeof(u32);
+		break;
+	case RINGBUF_TYPE_TIME_STAMP:
+		ts = ((u64)event->array[0] << KSCRIBE_RB_TS_SHIFT) + event->time_delta;
+		if (stream->page_ts & KSCRIBE_RB_TS_MSB) {
+			ts |= stream->page_ts & KSCRIBE_RB_TS_MSB;
+			if (ts < stream->page_ts)
+				ts += 1ULL << 59;
+		}
+		stream->page_ts = ts;
+		length = sizeof(*event) + sizeof(u32);
+		break;
+	default:
+		/* data: its length in type_len words, else in array[0] before it */
+		stream->page_ts += event->time_delta;
+		data = event->type_len ? 0 : sizeof(u32);
+		length = sizeof(*event) + (event->type_len ? event->type_len * sizeof(u32) :
+					   event->array[0]);
+		if (length > room)
+			break;
+		*header = (void *)((u8 *)event->array + data);
+		if (length < sizeof(*event) + data + sizeof(**header) ||
+		    (*header)->size > length - sizeof(*event) - data - sizeof(**header) ||
+		    (*header)->size > KSCRIBE_PAYLOAD_MAX) {
+			pr_warn_ratelimited("cpu %u: skipped a malformed record\n", stream->cpu);
+			*header = NULL;
+		}
+		break;
+	}
+	if (length > room) {
+		pr_warn_ratelimited("cpu %u: skipped the rest of a malformed page\n", stream->cpu);
+		return 0;
+	}
+	return length;
+}
+
+/*
  * Format the next record of @stream at the end of its batch, which has room
- * for KSCRIBE_RECORD_MAX bytes: first a lost marker if events were lost
- * since the last one, else the oldest event.
+ * for KSCRIBE_RECORD_MAX bytes: the oldest event of the page at hand, else,
+ * before the next page is taken, a lost marker if events were lost since
+ * the last one.
  * Return: false when there is nothing to read.
  */
 static bool kscribe_stream_fetch(struct kscribe_stream *stream)
@@ -1742,44 +1920,44 @@ static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 	struct kscribe_recording *recording = stream->recording;
 	struct kscribe_record_header *out = (void *)(stream->batch + stream->batch_len);
 	struct kscribe_rb_header *header;
-	struct ring_buffer_event *rb_event;
 	unsigned long overrun;
 	unsigned int length;
-	u64 dropped, ts;
-
-	dropped = kscribe_dropped(recording, stream->cpu);
-	overrun = ring_buffer_overrun_cpu(recording->buffer, stream->cpu);
-	if (dropped != stream->dropped_seen || overrun != stream->overrun_seen) {
-		struct kscribe_record_lost lost = {
-			.count = (dropped - stream->dropped_seen) +
-				 (unsigned long)(overrun - stream->overrun_seen),
-		};
-
-		WRITE_ONCE(stream->dropped_seen, dropped);
-		WRITE_ONCE(stream->overrun_seen, overrun);
-		out->timestamp = stream->last_ts;
-		out->id = KSCRIBE_RECORD_LOST;
-		out->size = sizeof(lost);
-		memcpy(out + 1, &lost, sizeof(lost));
-		WRITE_ONCE(stream->batch_len, stream->batch_len + sizeof(*out) + sizeof(lost));
-		return true;
-	}
+	u64 dropped;
 
 	for (;;) {
-		rb_event = ring_buffer_consume(recording->buffer, stream->cpu, &ts, NULL);
-		if (!rb_event)
+		length = stream->page ? kscribe_page_event(stream, &header) : 0;
+		if (length) {
+			stream->page_at += length;
+			if (header)
+				break;
+			continue;
+		}
+
+		dropped = kscribe_dropped(recording, stream->cpu);
+		overrun = ring_buffer_overrun_cpu(recording->buffer, stream->cpu);
+		if (dropped != stream->dropped_seen || overrun != stream->overrun_seen) {
+			struct kscribe_record_lost lost = {
+				.count = (dropped - stream->dropped_seen) +
+					 (unsigned long)(overrun - stream->overrun_seen),
+			};
+
+			WRITE_ONCE(stream->dropped_seen, dropped);
+			WRITE_ONCE(stream->overrun_seen, overrun);
+			out->timestamp = stream->last_ts;
+			out->id = KSCRIBE_RECORD_LOST;
+			out->size = sizeof(lost);
+			memcpy(out + 1, &lost, sizeof(lost));
+			WRITE_ONCE(stream->batch_len,
+				   stream->batch_len + sizeof(*out) + sizeof(lost));
+			return true;
+		}
+		if (!kscribe_stream_next_page(stream))
 			return false;
-		length = ring_buffer_event_length(rb_event);
-		header = ring_buffer_event_data(rb_event);
-		if (length >= sizeof(*header) && header->size <= length - sizeof(*header) &&
-		    header->size <= KSCRIBE_PAYLOAD_MAX)
-			break;
-		pr_warn_ratelimited("cpu %u: skipped a malformed record\n", stream->cpu);
 	}
 
-	if (ts > stream->last_ts)
-		stream->last_ts = ts;
-	out->timestamp = ts;
+	if (stream->page_ts > stream->last_ts)
+		stream->last_ts = stream->page_ts;
+	out->timestamp = stream->page_ts;
 	out->id = header->id;
 	out->size = header->size;
 	memcpy(out + 1, header + 1, header->size);
@@ -1888,13 +2066,17 @@ static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
 		return 0;
 	/* stopped and drained: read() returns 0 from now on */
 	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->batch_len) &&
+	    READ_ONCE(stream->page_at) >= READ_ONCE(stream->page_end) &&
 	    ring_buffer_empty_cpu(recording->buffer, stream->cpu) && !kscribe_stream_lost(stream))
 		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	return EPOLLIN | EPOLLRDNORM;
 }
 
+/* Free @stream, before the reference it holds on its recording is dropped */
 static void kscribe_stream_free(struct kscribe_stream *stream)
 {
+	if (stream->page)
+		ring_buffer_free_read_page(stream->recording->buffer, stream->cpu, stream->page);
 	kfree(stream->batch);
 	kfree(stream);
 }
@@ -1902,10 +2084,11 @@ static void kscribe_stream_free(struct kscribe_stream *stream)
 static int kscribe_stream_release(struct inode *inode, struct file *file)
 {
 	struct kscribe_stream *stream = file->private_data;
+	struct kscribe_recording *recording = stream->recording;
 
-	clear_bit(stream->cpu, stream->recording->streams);
-	kscribe_recording_put(stream->recording);
+	clear_bit(stream->cpu, recording->streams);
 	kscribe_stream_free(stream);
+	kscribe_recording_put(recording);
 	return 0;
 }
 
@@ -2943,8 +3126,8 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	fd = anon_inode_getfd("[kscribe-stream]", &kscribe_stream_fops, stream, flags);
 	if (fd < 0) {
 		clear_bit(arg.cpu, recording->streams);
-		kscribe_recording_put(recording);
 		kscribe_stream_free(stream);
+		kscribe_recording_put(recording);
 	}
 	return fd;
 }
@@ -3024,7 +3207,7 @@ static long kscribe_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	if (cmd == KSCRIBE_IOCTL_START) {
 		ret = kscribe_start(session);
 	} else {
-		/* FLUSH: ring_buffer_consume() sees every commit */
+		/* FLUSH: a stream reads every commit, the writer's page too */
 		ret = kscribe_current(session) ? 0 : -ENOENT;
 		if (!ret)
 			wake_up_interruptible_all(&kscribe_current(session)->wait);

@@ -40,6 +40,14 @@
 #define kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
 #endif
 
+/*
+ * 6.8's accessor of a ring buffer read page's data, declared for the older
+ * kernels whose read pages are their data: kscribe_rb_page_data() names it
+ * in a branch they never compile to a call.
+ */
+struct buffer_data_read_page;
+void *ring_buffer_read_page_data(struct buffer_data_read_page *page);
+
 /* ---- the probe API ---- */
 
 #define KSCRIBE_VERSION_MAJOR		0
