@@ -1,7 +1,8 @@
 """kscribe beside the tracers its users would otherwise run: LTTng, perf and ftrace, in one guest.
 
 One boot of the target's kernel (kscribe.peers.guest) runs the same workloads untraced and
-recorded by each tracer in turn, in interleaved rounds, then each tracer's rate ladder:
+recorded by each tracer in turn, in interleaved rounds, then as many rounds of each tracer's
+rate ladder:
 
 - getppid():    every syscall traced, entry and exit, typed arguments where the tracer has
                 them: overhead per traced syscall over the untraced loop;
@@ -10,12 +11,14 @@ recorded by each tracer in turn, in interleaved rounds, then each tracer's rate 
                 overhead per event (the tracer's own event count per round trip);
 - the highest rate of getppid() events each records without loss at its default buffer
   size, and what each reports lost beyond it: a ladder of rates made on every CPU at once,
-  up to as fast as the CPUs can (the tracer's consumer then competes with the loops);
+  up to as fast as the CPUs can (the tracer's consumer then competes with the loops); the
+  median over the rounds of each round's highest rate without loss;
 - bytes of trace per event on disk (tmpfs), from the runs of round 1.
 
 The three workloads run on CPU 0, each tracer's consumer on the other CPU. Ratios are each
 peer's figure over kscribe's: above 1 means kscribe is ahead. QEMU runs without KVM here
-(TCG, vCPUs in parallel), so absolute figures are slow; the ratios are the point.
+(TCG, vCPUs in parallel), so absolute figures are slow; the ratios are the point. An x86
+guest keeps time with the TSC, as hardware does (kscribe.peers.guest.CLOCK_ARGS).
 
 With --profile, the same boot then samples every CPU (perf record -e cpu-clock -a) through
 one run of that workload under each tracer, and prints where the time went.
@@ -91,7 +94,8 @@ def main() -> int:
     if fixes:
         print(f"lttng-modules was patched to build for this kernel "
               f"(kscribe/data/lttng-fixes.toml): {'; '.join(fixes)}")
-    print(f"one boot, {plan.rounds} interleaved round(s), medians; "
+    print(f"one boot, {plan.rounds} interleaved round(s) and {max(plan.rounds, 1)} of the "
+          f"ladder, medians; "
           f"calls {', '.join(f'{w} {n:,}' for w, n in plan.calls.items())}")
     head = ["tracer", "ns/syscall getppid", "ns/syscall files", "ns/event sched",
             *(f"B/event {w}" for w in WORKLOADS), "events/s no loss"]

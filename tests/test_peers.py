@@ -31,6 +31,8 @@ def test_the_guest_runs_every_tracer_to_the_end(smoke):
     assert verdict.ok, verdict.reasons
     assert int(figures.versions(results)["lttng-modules"].split(".")[0]) >= 2
     assert all(figures.versions(results)[t] for t in ("kscribe", "lttng-tools", "perf"))
+    # the clock every tracer reads on hardware, not TCG's emulated HPET
+    assert figures.versions(results)["clocksource"] == "tsc"
 
 
 def test_every_tracer_records_every_workload(smoke):
@@ -90,3 +92,20 @@ def test_a_run_whose_workload_did_not_finish_is_an_error_naming_its_log(tmp_path
         figures.read_run(log)
     with pytest.raises(KscribeError, match="no run's log"):
         figures.read_results(tmp_path / "empty")
+
+
+def test_the_clean_rate_is_the_median_of_each_ladder_rounds_highest(tmp_path):
+    # kscribe's own summary lines, as kscribectl prints them; rung 480000 loses in round 2
+    def run(rate: int, round_: int, calls: int, lost: int) -> None:
+        (tmp_path / f"rate{rate}-kscribe-{round_}.log").write_text(
+            f"LOOP rate={rate} calls={calls} cpus=2\n"
+            f"kscribectl: {2 * calls - lost} events, {lost} lost, 2 CPUs, 1 bytes of streams "
+            f"in /tmp/trace\ntrace bytes: 1\n")
+    for round_, (low, high, lost) in enumerate([(300, 460, 0), (310, 470, 5), (290, 450, 0)],
+                                               start=1):
+        run(320000, round_, low * 1000, 0)
+        run(480000, round_, high * 1000, lost)
+    (row,) = figures.table(figures.read_results(tmp_path), 2)
+    # the rounds' highest clean rates: 460,000, 310,000 (480000 lost) and 450,000
+    assert row.clean_rate == 450_000
+    assert row.lossy == [(470_000, 5)]

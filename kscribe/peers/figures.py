@@ -119,7 +119,7 @@ class Row:
     per_syscall: dict[str, float]
     per_event: float | None
     bytes_per_event: dict[str, float]  # per workload, from the traces kept (round 1)
-    clean_rate: int
+    clean_rate: int  # the median over the ladder's rounds of each round's highest
     lossy: list[tuple[int, int]]  # (events/s, events lost) of the runs that lost some
 
 
@@ -149,10 +149,13 @@ def table(runs: list[Run], rate_seconds: int) -> list[Row]:
                 / events_per_call
         bytes_per_event = {r.workload: r.bytes / r.events for r in mine
                            if r.workload in WORKLOADS and r.round == 1 and r.events}
-        rated = [(2 * r.calls // rate_seconds, r.lost) for r in mine
+        rated = [(r.round, 2 * r.calls // rate_seconds, r.lost) for r in mine
                  if r.workload.startswith("rate")]
-        clean = max((e for e, lost in rated if lost == 0), default=0)
-        lossy = sorted((e, lost or 0) for e, lost in rated if lost)
+        # each round's highest rate without loss, then their median
+        clean = int(_median([max((e for n, e, lost in rated if n == round_ and lost == 0),
+                                 default=0) for round_ in {n for n, _, _ in rated}])
+                    ) if rated else 0
+        lossy = sorted((e, lost or 0) for _, e, lost in rated if lost)
         rows.append(Row(tracer, per_syscall, per_event, bytes_per_event, clean, lossy))
     return rows
 

@@ -59,6 +59,11 @@ SCRIPT = "/kscribe/run.sh"
 # (bench/syscall_cost.py says why this is safe for the benchmarks)
 ACCEL = "tcg,thread=multi"
 MEMORY_MB = 2048
+# kernel arguments per kbuild arch that give the guest the clock a tracer reads on hardware.
+# Under TCG an x86 kernel finds the TSC unstable and keeps time with the HPET, whose every
+# read is an emulated MMIO access: LTTng reads that clock (ktime_get_mono_fast_ns()) for
+# each event, where kscribe, ftrace and perf read the TSC (sched_clock()).
+CLOCK_ARGS = {"x86": "clocksource=tsc tsc=reliable"}
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,8 @@ def run(name: str, settings: Settings, plan: Plan = FULL, accel: str = ACCEL) ->
     arch = p.target.arch
 
     def machine(initrd: Path) -> list[str]:
-        argv = qemu_argv(arch, p.provisioned.kernel, initrd, accel=accel)
+        argv = qemu_argv(arch, p.provisioned.kernel, initrd,
+                         append=CLOCK_ARGS.get(arch.kbuild_arch, ""), accel=accel)
         argv[argv.index("-m") + 1] = str(MEMORY_MB)
         return [*argv, *rootfs.virtfs(root)]
 
