@@ -50,7 +50,7 @@ def build_program(arch: Arch, name: str, source: Path, dest: Path,
     cc = compiler(arch)
     out = dest / name
     with atomic.atomic_path(out) as tmp:
-        done = proc.run([cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror",
+        done = proc.run([cc, "-static", "-O2", "-Wall", "-Wextra", "-Werror",
                          f"-ffile-prefix-map={paths.ROOT}=.", "-Wl,--build-id=none",
                          "-I", include, "-o", tmp, source],
                         check=False, why=f"to build the guest programs for {arch.name}")
