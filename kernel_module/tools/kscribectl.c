@@ -5,7 +5,7 @@
  * contexts asked for.
  *
  * Built statically, for each target architecture, against the uapi header
- * only (-I kernel_module/include); see kscribe/build.py.
+ * only (-I kernel_module/include); see kscribe/build/guest_programs.py.
  */
 
 #include <dirent.h>
