@@ -1807,13 +1807,19 @@ static bool kscribe_stream_lost(const struct kscribe_stream *stream)
 	       READ_ONCE(stream->overrun_seen);
 }
 
+/* Records formatted and not read yet, or events of the page at hand left to format */
+static bool kscribe_stream_holds(const struct kscribe_stream *stream)
+{
+	return READ_ONCE(stream->batch_len) ||
+	       READ_ONCE(stream->page_at) < READ_ONCE(stream->page_end);
+}
+
 static bool kscribe_stream_ready(const struct kscribe_stream *stream)
 {
 	const struct kscribe_recording *recording = stream->recording;
 
 	/* pairs with smp_store_release() in kscribe_stop() */
-	return READ_ONCE(stream->batch_len) || smp_load_acquire(&recording->stopped) ||
-	       READ_ONCE(stream->page_at) < READ_ONCE(stream->page_end) ||
+	return kscribe_stream_holds(stream) || smp_load_acquire(&recording->stopped) ||
 	       !ring_buffer_empty_cpu(recording->buffer, stream->cpu) ||
 	       kscribe_stream_lost(stream);
 }
@@ -2065,8 +2071,7 @@ static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
 	if (!kscribe_stream_ready(stream))
 		return 0;
 	/* stopped and drained: read() returns 0 from now on */
-	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->batch_len) &&
-	    READ_ONCE(stream->page_at) >= READ_ONCE(stream->page_end) &&
+	if (smp_load_acquire(&recording->stopped) && !kscribe_stream_holds(stream) &&
 	    ring_buffer_empty_cpu(recording->buffer, stream->cpu) && !kscribe_stream_lost(stream))
 		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	return EPOLLIN | EPOLLRDNORM;

@@ -565,7 +565,7 @@ static int stream_lost(struct cpu_stream *s, uint64_t count)
 /*
  * Read what the kernel stream has. 1 on error.
  */
-static int stream_drain(struct recorder *r, struct cpu_stream *s)
+static int stream_drain(struct cpu_stream *s)
 {
 	struct kscribe_record_header h;
 	struct kscribe_record_lost lost;
@@ -596,7 +596,7 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 				memcpy(&lost, s->readbuf + at + sizeof(h), sizeof(lost));
 				if (stream_lost(s, lost.count))
 					return 1;
-			} else if (stream_event(r, s, &h, s->readbuf + at + sizeof(h))) {
+			} else if (stream_event(s->recorder, s, &h, s->readbuf + at + sizeof(h))) {
 				return 1;
 			}
 		}
@@ -624,16 +624,15 @@ static int stream_drain(struct recorder *r, struct cpu_stream *s)
 static void *stream_reader(void *arg)
 {
 	struct cpu_stream *s = arg;
-	struct recorder *r = s->recorder;
 	const struct timespec period = { .tv_sec = 0, .tv_nsec = DRAIN_PERIOD_NS };
 
 	while (s->fd >= 0) {
 		s->busy = false;
-		if (stream_drain(r, s)) {
-			__atomic_store_n(&r->failed, true, __ATOMIC_RELEASE);
+		if (stream_drain(s)) {
+			__atomic_store_n(&s->recorder->failed, true, __ATOMIC_RELEASE);
 			break;
 		}
-		if (!s->busy && !__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
+		if (!s->busy && !__atomic_load_n(&s->recorder->stopping, __ATOMIC_ACQUIRE))
 			nanosleep(&period, NULL);
 	}
 	return NULL;
@@ -2270,7 +2269,7 @@ static int cmd_record(int fd, int argc, char **argv)
 			break;
 		wait_period(&block, child);
 	}
-	if (r.failed)
+	if (__atomic_load_n(&r.failed, __ATOMIC_ACQUIRE))
 		goto reap;
 
 	if (ioctl(fd, KSCRIBE_IOCTL_STOP, 0) < 0 && errno != ENOENT) {

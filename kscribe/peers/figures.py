@@ -151,10 +151,10 @@ def table(runs: list[Run], rate_seconds: int) -> list[Row]:
                            if r.workload in WORKLOADS and r.round == 1 and r.events}
         rated = [(r.round, 2 * r.calls // rate_seconds, r.lost) for r in mine
                  if r.workload.startswith("rate")]
-        # each round's highest rate without loss, then their median
-        clean = int(_median([max((e for n, e, lost in rated if n == round_ and lost == 0),
-                                 default=0) for round_ in {n for n, _, _ in rated}])
-                    ) if rated else 0
+        best: dict[int, int] = {}  # round -> its highest rate without loss
+        for round_, e, lost in rated:
+            best[round_] = max(best.get(round_, 0), 0 if lost else e)
+        clean = int(_median(list(best.values()))) if best else 0
         lossy = sorted((e, lost or 0) for _, e, lost in rated if lost)
         rows.append(Row(tracer, per_syscall, per_event, bytes_per_event, clean, lossy))
     return rows

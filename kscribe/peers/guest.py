@@ -47,8 +47,11 @@ WORKLOADS = {
     "files": ("syscalls", "taskset 1 kscribe-loop -o /tmp/file {calls}"),
     "pingpong": ("sched", "taskset 1 kscribe-loop -p {calls}"),
 }
-# what --profile may name besides a workload: every CPU making getppid() calls flat out
-FLOOD = ("syscalls", "kscribe-loop -a 0 {seconds}")
+# a rung of the rate ladder: every CPU making getppid() calls, {rate} per second together
+# (0: as fast as they can) for {seconds}
+LADDER = "kscribe-loop -a {rate} {seconds}"
+# what --profile may name besides a workload: the ladder's top rung
+FLOOD = ("syscalls", LADDER.format(rate=0, seconds="{seconds}"))
 # syscalls each call of a syscall workload makes (openat, read, close)
 SYSCALLS_PER_CALL = {"getppid": 1, "files": 3}
 RESULTS = "/kscribe/results"
@@ -101,7 +104,8 @@ def _script(plan: Plan, modules: list[Path]) -> str:
     return environment().get_template("guest/peers.sh.j2").render(
         mark=MARK, modules=[m.stem for m in modules], tracers=TRACERS,
         selections=SELECTIONS, results=RESULTS, rounds=plan.rounds, rates=plan.rates,
-        rate_seconds=plan.rate_seconds, profile=plan.profile, profiled=profiled(plan),
+        ladder=LADDER.format(rate="$rate", seconds=plan.rate_seconds),
+        profile=plan.profile, profiled=profiled(plan),
         workloads={w: (WORKLOADS[w][0], WORKLOADS[w][1].format(calls=plan.calls[w]))
                    for w in plan.workloads})
 
