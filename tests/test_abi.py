@@ -97,7 +97,8 @@ ioctls:
 
 @pytest.mark.parametrize("fields, error", [
     ("[{name: a, type: u32}, {name: b, type: u64}]", "offset 4"),
-    ("[{name: a, type: u32}]", "size 4"),
+    ("[{name: a, type: u64}, {name: b, type: u32}]", "size 12 is not a multiple of 8"),
+    ("[{name: a, type: u32}, {name: b, type: u16}]", "size 6 is not a multiple of 4"),
     ("[{name: a, type: long}]", "unknown type"),
     ("[{name: a, type: 'char[NOPE]'}]", "unknown constant"),
     ("[{name: a, type: u64}, {name: a, type: u64}]", "duplicate"),
@@ -161,3 +162,88 @@ def test_contexts_are_numbered_and_typed(tmp_path, text, error):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+# A page as the ring buffer lays it out, built event by event with the header's own
+# struct kscribe_rb_event (so in the compiler's bit-field order), and decoded back.
+_PAGE_DECODER = r"""
+#include <stdio.h>
+#include <string.h>
+#include <uapi/linux/kscribe.h>
+
+static unsigned char events[256] __attribute__((aligned(8)));
+static __u32 end;
+
+static struct kscribe_rb_event *add(__u32 type_len, __u32 delta, __u32 length)
+{
+	struct kscribe_rb_event *e = (void *)(events + end);
+
+	e->type_len = type_len;
+	e->time_delta = delta;
+	end += length;
+	return e;
+}
+
+static void data(__u32 delta, __u16 id, __u16 size, int long_form)
+{
+	struct kscribe_event_header h = { .id = id, .size = size };
+	__u32 words = (sizeof(h) + size + 3) / 4;
+	struct kscribe_rb_event *e;
+
+	if (long_form) {
+		e = add(0, delta, 8 + words * 4);
+		e->array[0] = 4 + words * 4;
+		memcpy(&e->array[1], &h, sizeof(h));
+	} else {
+		e = add(words, delta, 4 + words * 4);
+		memcpy(&e->array[0], &h, sizeof(h));
+	}
+}
+
+int main(void)
+{
+	struct kscribe_event_header claim = { .id = 10, .size = 100 };
+	const struct kscribe_event_header *h;
+	__u64 time = 1000;
+	__u32 at, length;
+
+	data(5, 7, 4, 0);			/* 1005 */
+	add(KSCRIBE_EVENT_TIME_EXTEND, 3, 8)->array[0] = 2;	/* + (2 << 27) + 3 */
+	data(1, 8, 100, 1);			/* a long one */
+	add(KSCRIBE_EVENT_PADDING, 1, 12)->array[0] = 8;	/* a discarded event */
+	data(2, 9, 0, 0);
+	add(KSCRIBE_EVENT_TIME_STAMP, 50, 8)->array[0] = 1;	/* (1 << 27) + 50 */
+	/* a header that claims more than its event's 8 bytes: skipped */
+	memcpy(&add(2, 0, 12)->array[0], &claim, sizeof(claim));
+	data(4, 11, 2, 0);
+	add(KSCRIBE_EVENT_PADDING, 0, 0);	/* the end of the events */
+	at = 0;
+	while ((length = kscribe_page_event(events, sizeof(events), at, &time, &h))) {
+		printf("%u %llu %d %d\n", at, time, h ? h->id : -1, h ? h->size : -1);
+		at += length;
+	}
+	return 0;
+}
+"""
+
+
+def test_page_events_decode_as_the_ring_buffer_wrote_them(tmp_path):
+    """kscribe_page_event() walks data in both length forms, time extends, absolute times
+    and discarded events, and stops at the padding that ends a page's events."""
+    src, exe = tmp_path / "page.c", tmp_path / "page"
+    src.write_text(_PAGE_DECODER)
+    subprocess.run(["gcc", "-Wall", "-Werror", "-I", str(paths.KERNEL_MODULE / "include"),
+                    "-o", str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    extended = 1005 + (2 << 27) + 3
+    assert [line.split() for line in out.splitlines()] == [
+        [str(at), str(time), str(id_), str(size)] for at, time, id_, size in (
+            (0, 1005, 7, 4),
+            (12, extended, -1, -1),
+            (20, extended + 1, 8, 100),
+            (132, extended + 1, -1, -1),
+            (144, extended + 3, 9, 0),
+            (152, (1 << 27) + 50, -1, -1),
+            (160, (1 << 27) + 50, -1, -1),
+            (172, (1 << 27) + 54, 11, 2),
+        )]

@@ -82,9 +82,6 @@
 /* How often stream readers waiting in poll() or read() are woken up. */
 #define KSCRIBE_TICK_MS		20
 
-/* Bytes a stream formats for its reader before it copies them out at once. */
-#define KSCRIBE_READ_BATCH	(4 * KSCRIBE_RECORD_MAX)
-
 /* What probe and event names are made of. */
 #define KSCRIBE_NAME_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -96,30 +93,17 @@
 #define KSCRIBE_EXIT_PREFIX	"syscall_exit_"
 
 /*
- * What the core writes in the ring buffer before each payload. The ring
- * buffer's own event header holds the length (rounded up to 4 bytes) and
- * the timestamp.
- */
-struct kscribe_rb_header {
-	u16 id;
-	u16 size;
-};
-
-/*
  * A page of the ring buffer as ring_buffer_read_page() hands it out, in the
  * layout tracefs gives user space in events/header_page: the timestamp its
  * events' deltas add to, the bytes of events (the high two bits flag lost
- * events, which the stream counts itself), then the events, each a struct
- * ring_buffer_event of <linux/ring_buffer.h>, aligned to 8 bytes on
- * architectures without efficient unaligned 64-bit access and to 4 bytes
- * elsewhere.
+ * events, which the stream counts itself), then the events, aligned to 8
+ * bytes on architectures without efficient unaligned 64-bit access and to 4
+ * bytes elsewhere. A stream hands the events to its reader as they are,
+ * each a struct kscribe_rb_event of the uapi header.
  */
 #define KSCRIBE_RB_ALIGN	(IS_ENABLED(CONFIG_HAVE_64BIT_ALIGNED_ACCESS) ? 8 : 4)
 #define KSCRIBE_RB_COMMIT_MASK	(BIT(30) - 1)
-/* bits of a time extend's delta in time_delta; the rest are in array[0] */
-#define KSCRIBE_RB_TS_SHIFT	27
-/* the top bits of a timestamp that an absolute timestamp event leaves out */
-#define KSCRIBE_RB_TS_MSB	(0xf8ULL << 56)
+#define KSCRIBE_RB_DATA_MAX	(PAGE_SIZE - offsetof(struct kscribe_rb_page, data))
 
 struct kscribe_rb_page {
 	u64 time_stamp;
@@ -255,20 +239,16 @@ struct kscribe_session {
  * @lock:	serializes readers of this file
  * @dropped_seen: the recording's dropped count of @cpu already reported
  * @overrun_seen: the ring buffer's overrun count of @cpu already reported
- * @last_ts:	timestamp of the last record returned
- * @batch_len:	bytes of the records formatted in @batch, not yet read
- * @batch:	records formatted for the reader, KSCRIBE_READ_BATCH bytes:
- *		copied to it many at once, since each copy_to_user() pays the
- *		hardened usercopy checks; what a read() has no room for waits
- *		here for the next one
- * @page:	the ring buffer page taken out of @cpu's buffer last, whose
- *		events from @page_at to @page_end are still to format; a
- *		page at a time, since taking one event at a time out of the
- *		buffer (ring_buffer_consume()) costs a locked, interrupts-off
- *		call per event. NULL until the first read
- * @page_at:	offset in @page's data of the next event to format
- * @page_end:	offset of the end of @page's events
- * @page_ts:	timestamp of the event before @page_at
+ * @page:	the last ring buffer page taken out of @cpu's buffer: a page at
+ *		a time, since taking one event at a time out of the buffer
+ *		(ring_buffer_consume()) costs a locked, interrupts-off call per
+ *		event, and handed to the reader as is, since formatting each
+ *		event costs more than copying it. NULL until the first read
+ * @events:	@page's events
+ * @held:	the header of the record of @page and the losses before it,
+ *		when a read() had no room for it or could not write it: the next
+ *		read() starts with it
+ * @holding:	@held is still to read
  */
 struct kscribe_stream {
 	struct kscribe_recording *recording;
@@ -276,13 +256,10 @@ struct kscribe_stream {
 	struct mutex lock;		/* serializes the readers of this stream */
 	u64 dropped_seen;
 	unsigned long overrun_seen;
-	u64 last_ts;
-	size_t batch_len;
-	u8 *batch;
 	struct buffer_data_read_page *page;
-	unsigned int page_at;
-	unsigned int page_end;
-	u64 page_ts;
+	const u8 *events;
+	struct kscribe_page_header held;
+	bool holding;
 };
 
 /*
@@ -1075,7 +1052,7 @@ bool notrace __kscribe_record_begin(struct kscribe_event *event,
 				    struct kscribe_recording *recording, size_t size,
 				    struct kscribe_record *rec)
 {
-	struct kscribe_rb_header *header;
+	struct kscribe_event_header *header;
 	struct ring_buffer_event *rb_event;
 
 	size_t total = recording->context_size + size;
@@ -1159,7 +1136,7 @@ static bool notrace kscribe_record_staged(struct kscribe_record *rec,
 {
 	struct kscribe_recording *recording = rec->recording;
 	size_t total = recording->context_size + rec->size;
-	struct kscribe_rb_header *header;
+	struct kscribe_event_header *header;
 	bool reserved = false;
 
 	if (!kscribe_filter_run(rec->filter, rec->event, rec->payload, rec->size)) {
@@ -1807,214 +1784,111 @@ static bool kscribe_stream_lost(const struct kscribe_stream *stream)
 	       READ_ONCE(stream->overrun_seen);
 }
 
-/* Records formatted and not read yet, or events of the page at hand left to format */
-static bool kscribe_stream_holds(const struct kscribe_stream *stream)
-{
-	return READ_ONCE(stream->batch_len) ||
-	       READ_ONCE(stream->page_at) < READ_ONCE(stream->page_end);
-}
-
 static bool kscribe_stream_ready(const struct kscribe_stream *stream)
 {
 	const struct kscribe_recording *recording = stream->recording;
 
 	/* pairs with smp_store_release() in kscribe_stop() */
-	return kscribe_stream_holds(stream) || smp_load_acquire(&recording->stopped) ||
+	return READ_ONCE(stream->holding) || smp_load_acquire(&recording->stopped) ||
 	       !ring_buffer_empty_cpu(recording->buffer, stream->cpu) ||
 	       kscribe_stream_lost(stream);
 }
 
 /*
- * Take the next page of events out of @stream's CPU buffer.
+ * Take the next page of events out of @stream's CPU buffer into
+ * @stream->page and describe it in @held.
  * Return: false when the buffer has none.
  */
-static bool kscribe_stream_next_page(struct kscribe_stream *stream)
+static bool kscribe_stream_next_page(struct kscribe_stream *stream,
+				     struct kscribe_page_header *held)
 {
 	struct trace_buffer *buffer = stream->recording->buffer;
-	const struct kscribe_rb_page *page;
-	int at;
+	struct kscribe_rb_page *page;
 
 	/* a CPU without a buffer (offline since the start) has no page */
 	if (!stream->page && kscribe_rb_page_alloc(buffer, stream->cpu, &stream->page)) {
 		stream->page = NULL;
 		return false;
 	}
-	at = kscribe_rb_page_read(buffer, &stream->page, PAGE_SIZE, stream->cpu, 0);
-	if (at < 0)
+	/* the events start the page: it was swapped whole or copied to its start */
+	if (kscribe_rb_page_read(buffer, &stream->page, PAGE_SIZE, stream->cpu, 0) < 0)
 		return false;
 	page = kscribe_rb_page_data(stream->page);
-	stream->page_ts = page->time_stamp;
-	stream->page_at = at;
-	stream->page_end = min_t(unsigned int, local_read(&page->commit) & KSCRIBE_RB_COMMIT_MASK,
-				 PAGE_SIZE - offsetof(struct kscribe_rb_page, data));
+	stream->events = page->data;
+	held->timestamp = page->time_stamp;
+	held->size = min_t(unsigned int, local_read(&page->commit) & KSCRIBE_RB_COMMIT_MASK,
+			   KSCRIBE_RB_DATA_MAX);
 	return true;
 }
 
 /*
- * The event at @stream's page position: its length, and for a well-formed
- * event of data, its kscribe header in @header (else NULL). A time event
- * moves the page's timestamp; a data event adds its delta to it.
- * Return: the event's length, 0 at the end of the page's events.
- */
-static unsigned int kscribe_page_event(struct kscribe_stream *stream,
-				       struct kscribe_rb_header **header)
-{
-	struct kscribe_rb_page *page = kscribe_rb_page_data(stream->page);
-	unsigned int room = stream->page_end - stream->page_at;
-	struct ring_buffer_event *event = (void *)(page->data + stream->page_at);
-	unsigned int length, data;
-	u64 ts;
-
-	*header = NULL;
-	if (room < sizeof(*event) + sizeof(u32))
-		return 0;
-	switch (event->type_len) {
-	case RINGBUF_TYPE_PADDING:
-		/* no delta: the rest of the page is empty; else a discarded event */
-		if (!event->time_delta)
-			return 0;
-		length = sizeof(*event) + event->array[0];
-		break;
-	case RINGBUF_TYPE_TIME_EXTEND:
-		stream->page_ts += ((u64)event->array[0] << KSCRIBE_RB_TS_SHIFT) +
-				   event->time_delta;
-		length = sizeof(*event) + sizeof(u32);
-		break;
-	case RINGBUF_TYPE_TIME_STAMP:
-		ts = ((u64)event->array[0] << KSCRIBE_RB_TS_SHIFT) + event->time_delta;
-		if (stream->page_ts & KSCRIBE_RB_TS_MSB) {
-			ts |= stream->page_ts & KSCRIBE_RB_TS_MSB;
-			if (ts < stream->page_ts)
-				ts += 1ULL << 59;
-		}
-		stream->page_ts = ts;
-		length = sizeof(*event) + sizeof(u32);
-		break;
-	default:
-		/* data: its length in type_len words, else in array[0] before it */
-		stream->page_ts += event->time_delta;
-		data = event->type_len ? 0 : sizeof(u32);
-		length = sizeof(*event) + (event->type_len ? event->type_len * sizeof(u32) :
-					   event->array[0]);
-		if (length > room)
-			break;
-		*header = (void *)((u8 *)event->array + data);
-		if (length < sizeof(*event) + data + sizeof(**header) ||
-		    (*header)->size > length - sizeof(*event) - data - sizeof(**header) ||
-		    (*header)->size > KSCRIBE_PAYLOAD_MAX) {
-			pr_warn_ratelimited("cpu %u: skipped a malformed record\n", stream->cpu);
-			*header = NULL;
-		}
-		break;
-	}
-	if (length > room) {
-		pr_warn_ratelimited("cpu %u: skipped the rest of a malformed page\n", stream->cpu);
-		return 0;
-	}
-	return length;
-}
-
-/*
- * Format the next record of @stream at the end of its batch, which has room
- * for KSCRIBE_RECORD_MAX bytes: the oldest event of the page at hand, else,
- * before the next page is taken, a lost marker if events were lost since
- * the last one.
+ * Hold @stream's next record: the events lost since the last one, then the
+ * next page of its CPU buffer, if any. Losses are counted at page
+ * boundaries: the events of the pages before were written before them.
  * Return: false when there is nothing to read.
  */
 static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 {
 	struct kscribe_recording *recording = stream->recording;
-	struct kscribe_record_header *out = (void *)(stream->batch + stream->batch_len);
-	struct kscribe_rb_header *header;
+	struct kscribe_page_header *held = &stream->held;
 	unsigned long overrun;
-	unsigned int length;
 	u64 dropped;
 
-	for (;;) {
-		length = stream->page ? kscribe_page_event(stream, &header) : 0;
-		if (length) {
-			stream->page_at += length;
-			if (header)
-				break;
-			continue;
-		}
-
-		dropped = kscribe_dropped(recording, stream->cpu);
-		overrun = ring_buffer_overrun_cpu(recording->buffer, stream->cpu);
-		if (dropped != stream->dropped_seen || overrun != stream->overrun_seen) {
-			struct kscribe_record_lost lost = {
-				.count = (dropped - stream->dropped_seen) +
-					 (unsigned long)(overrun - stream->overrun_seen),
-			};
-
-			WRITE_ONCE(stream->dropped_seen, dropped);
-			WRITE_ONCE(stream->overrun_seen, overrun);
-			out->timestamp = stream->last_ts;
-			out->id = KSCRIBE_RECORD_LOST;
-			out->size = sizeof(lost);
-			memcpy(out + 1, &lost, sizeof(lost));
-			WRITE_ONCE(stream->batch_len,
-				   stream->batch_len + sizeof(*out) + sizeof(lost));
-			return true;
-		}
-		if (!kscribe_stream_next_page(stream))
-			return false;
-	}
-
-	if (stream->page_ts > stream->last_ts)
-		stream->last_ts = stream->page_ts;
-	out->timestamp = stream->page_ts;
-	out->id = header->id;
-	out->size = header->size;
-	memcpy(out + 1, header + 1, header->size);
-	length = sizeof(*out) + ALIGN(header->size, 8);
-	memset((u8 *)(out + 1) + header->size, 0, length - sizeof(*out) - header->size);
-	WRITE_ONCE(stream->batch_len, stream->batch_len + length);
+	dropped = kscribe_dropped(recording, stream->cpu);
+	overrun = ring_buffer_overrun_cpu(recording->buffer, stream->cpu);
+	memset(held, 0, sizeof(*held));
+	held->cpu = stream->cpu;
+	held->lost = (dropped - stream->dropped_seen) +
+		     (unsigned long)(overrun - stream->overrun_seen);
+	WRITE_ONCE(stream->dropped_seen, dropped);
+	WRITE_ONCE(stream->overrun_seen, overrun);
+	if (!kscribe_stream_next_page(stream, held) && !held->lost)
+		return false;
+	WRITE_ONCE(stream->holding, true);
 	return true;
 }
 
-/* The bytes of the whole records at the start of @batch that fit in @room */
-static size_t kscribe_batch_fit(const u8 *batch, size_t len, size_t room)
+/*
+ * Write @stream's held record to @ubuf: its header, its page's events and
+ * the zeros that pad them to 8 bytes. Return: 0, or -EFAULT.
+ */
+static int kscribe_stream_put(struct kscribe_stream *stream, char __user *ubuf)
 {
-	const struct kscribe_record_header *h;
-	size_t at = 0, next;
+	const struct kscribe_page_header *held = &stream->held;
 
-	while (at < len) {
-		h = (const void *)(batch + at);
-		next = at + sizeof(*h) + ALIGN(h->size, 8);
-		if (next > room)
-			break;
-		at = next;
-	}
-	return at;
+	if (copy_to_user(ubuf, held, sizeof(*held)))
+		return -EFAULT;
+	ubuf += sizeof(*held);
+	if (!held->size)
+		return 0;
+	if (copy_to_user(ubuf, stream->events, held->size) ||
+	    clear_user(ubuf + held->size, ALIGN(held->size, 8) - held->size))
+		return -EFAULT;
+	return 0;
 }
 
 /*
- * Copy whole records to @ubuf, at most @count bytes: formatted in the batch
- * until it holds what the reader has room for, then copied at once. Stops
- * early at a pending signal, to give the caller back soon against a fast
- * writer. Return: the bytes copied, or -EFAULT if none could be; records
- * not copied stay in the batch.
+ * Copy whole records to @ubuf, at most @count bytes. Stops early at a
+ * pending signal, to give the caller back soon against a fast writer.
+ * Return: the bytes copied, or -EFAULT if none could be; a record not
+ * copied is held for the next read().
  */
 static ssize_t kscribe_stream_copy(struct kscribe_stream *stream, char __user *ubuf,
 				   size_t count)
 {
-	size_t copied = 0, n;
+	size_t copied = 0, len;
 
 	for (;;) {
-		while (stream->batch_len < count - copied &&
-		       stream->batch_len + KSCRIBE_RECORD_MAX <= KSCRIBE_READ_BATCH &&
-		       kscribe_stream_fetch(stream))
-			;
-		n = kscribe_batch_fit(stream->batch, stream->batch_len, count - copied);
-		if (!n)
+		if (!stream->holding && !kscribe_stream_fetch(stream))
 			break;
-		if (copy_to_user(ubuf + copied, stream->batch, n))
+		len = sizeof(stream->held) + ALIGN(stream->held.size, 8);
+		if (len > count - copied)
+			break;
+		if (kscribe_stream_put(stream, ubuf + copied))
 			return copied ? copied : -EFAULT;
-		copied += n;
-		memmove(stream->batch, stream->batch + n, stream->batch_len - n);
-		WRITE_ONCE(stream->batch_len, stream->batch_len - n);
-		if (stream->batch_len || copied == count || signal_pending(current))
+		WRITE_ONCE(stream->holding, false);
+		copied += len;
+		if (signal_pending(current))
 			break;
 		cond_resched();
 	}
@@ -2036,7 +1910,7 @@ static ssize_t kscribe_stream_read(struct file *file, char __user *ubuf,
 		ret = kscribe_stream_copy(stream, ubuf, count);
 		if (ret)
 			break;
-		if (stream->batch_len) {
+		if (stream->holding) {
 			/* the buffer cannot hold the next record */
 			ret = -EINVAL;
 			break;
@@ -2071,7 +1945,7 @@ static __poll_t kscribe_stream_poll(struct file *file, poll_table *wait)
 	if (!kscribe_stream_ready(stream))
 		return 0;
 	/* stopped and drained: read() returns 0 from now on */
-	if (smp_load_acquire(&recording->stopped) && !kscribe_stream_holds(stream) &&
+	if (smp_load_acquire(&recording->stopped) && !READ_ONCE(stream->holding) &&
 	    ring_buffer_empty_cpu(recording->buffer, stream->cpu) && !kscribe_stream_lost(stream))
 		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	return EPOLLIN | EPOLLRDNORM;
@@ -2082,7 +1956,6 @@ static void kscribe_stream_free(struct kscribe_stream *stream)
 {
 	if (stream->page)
 		ring_buffer_free_read_page(stream->recording->buffer, stream->cpu, stream->page);
-	kfree(stream->batch);
 	kfree(stream);
 }
 
@@ -3102,11 +2975,6 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	stream = kzalloc_obj(*stream, GFP_KERNEL);
 	if (!stream)
 		return -ENOMEM;
-	stream->batch = kmalloc(KSCRIBE_READ_BATCH, GFP_KERNEL);
-	if (!stream->batch) {
-		kfree(stream);
-		return -ENOMEM;
-	}
 	mutex_init(&stream->lock);
 	stream->cpu = arg.cpu;
 
@@ -3119,7 +2987,6 @@ static long kscribe_ioctl_stream_open(struct kscribe_session *session, void __us
 	} else {
 		kref_get(&recording->ref);
 		stream->recording = recording;
-		stream->last_ts = recording->start_ts;
 		fd = 0;
 	}
 	mutex_unlock(&kscribe_lock);
@@ -3304,15 +3171,16 @@ static int __init kscribe_init(void)
 {
 	int cpu, ret;
 
-	BUILD_BUG_ON(sizeof(struct kscribe_rb_header) != 4);
 	BUILD_BUG_ON(ARRAY_SIZE(kscribe_perf_config) != KSCRIBE_NR_PERF);
 	BUILD_BUG_ON(KSCRIBE_SCRATCH_SIZE < KSCRIBE_PAYLOAD_MAX);
 	BUILD_BUG_ON(TASK_COMM_LEN != 16);	/* the procname of statedump_thread */
 	BUILD_BUG_ON(KSCRIBE_FILTER_STACK_MAX + 1 > U8_MAX);
 	BUILD_BUG_ON(KSCRIBE_MAX_EVENTS - 1 > U16_MAX);
 	BUILD_BUG_ON(KSCRIBE_PAYLOAD_MAX > U16_MAX);
-	BUILD_BUG_ON(sizeof(struct kscribe_record_header) + KSCRIBE_PAYLOAD_MAX >
-		     KSCRIBE_RECORD_MAX);
+	BUILD_BUG_ON(sizeof(struct kscribe_rb_event) != sizeof(struct ring_buffer_event));
+	BUILD_BUG_ON(KSCRIBE_EVENT_PADDING != RINGBUF_TYPE_PADDING);
+	BUILD_BUG_ON(KSCRIBE_EVENT_TIME_EXTEND != RINGBUF_TYPE_TIME_EXTEND);
+	BUILD_BUG_ON(KSCRIBE_EVENT_TIME_STAMP != RINGBUF_TYPE_TIME_STAMP);
 
 	for_each_possible_cpu(cpu) {
 		per_cpu(kscribe_scratch, cpu).area =

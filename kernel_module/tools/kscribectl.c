@@ -45,7 +45,7 @@
 #define EVENT_EXTENDED		0xFFFFU
 #define EVENT_HEADER_SIZE	(2 + 4)
 #define EVENT_HEADER_MAX	(2 + 2 + 8)
-#define READ_SIZE		65536
+#define READ_SIZE		(256 * 1024)
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
@@ -398,14 +398,18 @@ struct event_desc {
 struct recorder;
 
 /*
- * One CPU: its kernel stream, the CTF stream file being written, and the
- * thread that reads the one into the other.
+ * One CPU: its kernel stream, the pages read from it, the CTF stream file
+ * made of them, and the thread that does both. While the recording runs,
+ * the thread only copies the pages to a spool file, as cheaply as it can,
+ * since its time is taken from the traced CPUs; it makes the CTF events of
+ * them once the stream has ended.
  */
 struct cpu_stream {
 	struct recorder *recorder;
 	pthread_t reader;
 	unsigned int cpu;
 	int fd;			/* kernel stream, -1 once at its end */
+	int spool;		/* its page records, in a file already unlinked */
 	int out;		/* stream_<cpu> */
 	unsigned char *packet;	/* the packet being filled */
 	size_t len;		/* bytes used in it, header and context included */
@@ -417,7 +421,7 @@ struct cpu_stream {
 	uint64_t events;
 	uint64_t bytes;
 	uint64_t adjusted;	/* timestamps raised to keep the stream ordered */
-	uint64_t unknown;	/* records of events without metadata, skipped */
+	uint64_t unknown;	/* events without metadata or too large, skipped */
 	unsigned char *readbuf;
 	bool busy;		/* the last drain read a lot: drain again now */
 };
@@ -518,14 +522,13 @@ static int packet_flush(struct cpu_stream *s)
 	return 0;
 }
 
-static int stream_event(struct recorder *r, struct cpu_stream *s,
-			const struct kscribe_record_header *h, const void *payload)
+static int stream_event(struct recorder *r, struct cpu_stream *s, uint64_t ts,
+			const struct kscribe_event_header *h)
 {
 	uint16_t id = h->id, extended = EVENT_EXTENDED;
-	uint64_t ts = h->timestamp;
 	uint32_t low;
 
-	if (h->id >= KSCRIBE_MAX_EVENTS || !r->known[h->id]) {
+	if (h->id >= KSCRIBE_MAX_EVENTS || !r->known[h->id] || h->size > KSCRIBE_PAYLOAD_MAX) {
 		s->unknown++;
 		return 0;
 	}
@@ -547,7 +550,7 @@ static int stream_event(struct recorder *r, struct cpu_stream *s,
 		put(s->packet, &s->len, &ts, 8);
 	}
 	s->last_ts = ts;
-	put(s->packet, &s->len, payload, h->size);
+	put(s->packet, &s->len, h + 1, h->size);
 	s->nr_events++;
 	s->events++;
 	return 0;
@@ -563,13 +566,12 @@ static int stream_lost(struct cpu_stream *s, uint64_t count)
 }
 
 /*
- * Read what the kernel stream has. 1 on error.
+ * Copy what the kernel stream has to the spool, whole page records as
+ * read() returns them. 1 on error.
  */
 static int stream_drain(struct cpu_stream *s)
 {
-	struct kscribe_record_header h;
-	struct kscribe_record_lost lost;
-	ssize_t n, at;
+	ssize_t n;
 
 	while (s->fd >= 0) {
 		n = read(s->fd, s->readbuf, READ_SIZE);
@@ -585,24 +587,11 @@ static int stream_drain(struct cpu_stream *s)
 			s->fd = -1;
 			return 0;
 		}
-		for (at = 0; at + (ssize_t)sizeof(h) <= n;
-		     at += sizeof(h) + ((h.size + 7) & ~7U)) {
-			memcpy(&h, s->readbuf + at, sizeof(h));
-			if (h.size > n - at - sizeof(h))
-				return fail("cpu %u: truncated record", s->cpu);
-			if (h.id == KSCRIBE_RECORD_LOST) {
-				if (h.size < sizeof(lost))
-					return fail("cpu %u: bad lost marker", s->cpu);
-				memcpy(&lost, s->readbuf + at + sizeof(h), sizeof(lost));
-				if (stream_lost(s, lost.count))
-					return 1;
-			} else if (stream_event(s->recorder, s, &h, s->readbuf + at + sizeof(h))) {
-				return 1;
-			}
-		}
+		if (write_all(s->spool, s->readbuf, n))
+			return error("spool file");
 		/*
 		 * A read that came back less than half full took what the
-		 * buffer held: stop there. Reading on would chase the records
+		 * buffer held: stop there. Reading on would chase the events
 		 * of our own reads (when syscalls are traced) for ever; they
 		 * wait for the next round.
 		 */
@@ -614,12 +603,65 @@ static int stream_drain(struct cpu_stream *s)
 }
 
 /*
+ * Take the next page record of the spool: its header into @page, its events
+ * into the stream's read buffer. Return: 1, 0 at the end of the spool, -1
+ * on an error, said.
+ */
+static int spool_next(struct cpu_stream *s, FILE *f, struct kscribe_page_header *page)
+{
+	size_t n = fread(page, 1, sizeof(*page), f);
+
+	if (!n && !ferror(f))
+		return 0;
+	if (n == sizeof(*page) && page->cpu == s->cpu &&
+	    page->size <= READ_SIZE - sizeof(*page) &&
+	    fread(s->readbuf, 1, (page->size + 7) & ~7U, f) == ((page->size + 7) & ~7U))
+		return 1;
+	if (ferror(f))
+		error("spool file");
+	else
+		fail("cpu %u: a page record of the spool is cut or bad", s->cpu);
+	return -1;
+}
+
+/* Make the CTF events of the page records of the spool. 1 on error. */
+static int stream_convert(struct cpu_stream *s)
+{
+	const struct kscribe_event_header *h;
+	struct kscribe_page_header page;
+	uint32_t at, length;
+	int more = 0, ret = 0;
+	__u64 ts;
+	FILE *f;
+
+	if (lseek(s->spool, 0, SEEK_SET) < 0)
+		return error("spool file");
+	f = fdopen(s->spool, "r");
+	if (!f)
+		return error("spool file");
+	s->spool = -1;
+	while (!ret && (more = spool_next(s, f, &page)) > 0) {
+		ret = page.lost && stream_lost(s, page.lost);
+		ts = page.timestamp;
+		for (at = 0; !ret; at += length) {
+			length = kscribe_page_event(s->readbuf, page.size, at, &ts, &h);
+			if (!length)
+				break;
+			ret = h && stream_event(s->recorder, s, ts, h);
+		}
+	}
+	fclose(f);
+	return ret || more < 0;
+}
+
+/*
  * A CPU's reader thread: drain its stream, then sleep one drain period
  * unless the stream had a lot to read, until it ends (the recording stopped
- * and every record is read). A thread per CPU keeps up with CPUs that all
- * fill their buffers at once, as one reader of every stream cannot. Waking
- * on each readable stream instead of the period would make the reader trace
- * itself in a loop: its own reads and waits are events too.
+ * and every record is read); then make its CTF stream. A thread per CPU
+ * keeps up with CPUs that all fill their buffers at once, as one reader of
+ * every stream cannot. Waking on each readable stream instead of the period
+ * would make the reader trace itself in a loop: its own reads and waits are
+ * events too.
  */
 static void *stream_reader(void *arg)
 {
@@ -628,13 +670,15 @@ static void *stream_reader(void *arg)
 
 	while (s->fd >= 0) {
 		s->busy = false;
-		if (stream_drain(s)) {
-			__atomic_store_n(&s->recorder->failed, true, __ATOMIC_RELEASE);
-			break;
-		}
+		if (stream_drain(s))
+			goto failed;
 		if (!s->busy && !__atomic_load_n(&s->recorder->stopping, __ATOMIC_ACQUIRE))
 			nanosleep(&period, NULL);
 	}
+	if (!stream_convert(s))
+		return NULL;
+failed:
+	__atomic_store_n(&s->recorder->failed, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1185,10 +1229,13 @@ static int prepare_dir(struct recorder *r)
 	return 0;
 }
 
-/* A new file of the trace, 0600: never one that exists, never through a link. */
-static int create_file(struct recorder *r, const char *name)
+/*
+ * A new file of the trace, 0600, opened with @access (O_WRONLY or O_RDWR):
+ * never one that exists, never through a link.
+ */
+static int create_file(struct recorder *r, const char *name, int access)
 {
-	int fd = openat(r->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	int fd = openat(r->dirfd, name, access | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 
 	if (fd < 0)
@@ -1204,6 +1251,9 @@ static int open_streams(struct recorder *r)
 	unsigned int cpu;
 	int fd;
 
+	if (sysconf(_SC_PAGESIZE) > READ_SIZE - (long)sizeof(struct kscribe_page_header))
+		return fail("pages of %ld bytes do not fit in a read of %d", sysconf(_SC_PAGESIZE),
+			    READ_SIZE);
 	r->streams = calloc(r->status.nr_cpus, sizeof(*r->streams));
 	if (!r->streams)
 		return error("calloc");
@@ -1227,9 +1277,16 @@ static int open_streams(struct recorder *r)
 		if (!s->packet || !s->readbuf)
 			return error("malloc");
 		snprintf(path, sizeof(path), "stream_%u", cpu);
-		s->out = create_file(r, path);
+		s->out = create_file(r, path, O_WRONLY);
 		if (s->out < 0)
 			return 1;
+		/* the spool: unlinked at once, it goes with the last descriptor */
+		snprintf(path, sizeof(path), ".stream_%u.pages", cpu);
+		s->spool = create_file(r, path, O_RDWR);
+		if (s->spool < 0)
+			return 1;
+		if (unlinkat(r->dirfd, path, 0))
+			return error(path);
 		/* An empty first packet: losses before the first event show up. */
 		packet_reset(s);
 		if (packet_flush(s))
@@ -1856,7 +1913,7 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	if (uname(&uts))
 		memset(&uts, 0, sizeof(uts));
 	snprintf(path, sizeof(path), "%s/metadata", r->dir);
-	fd = create_file(r, "metadata");
+	fd = create_file(r, "metadata", O_WRONLY);
 	if (fd < 0)
 		return 1;
 	f = fdopen(fd, "w");
@@ -2107,7 +2164,7 @@ static int finish_streams(struct recorder *r)
 			fprintf(stderr, "%s: cpu%u: %llu timestamps raised to keep order\n",
 				progname, s->cpu, (unsigned long long)s->adjusted);
 		if (s->unknown)
-			fprintf(stderr, "%s: cpu%u: %llu records of unknown events skipped\n",
+			fprintf(stderr, "%s: cpu%u: %llu events of unknown ids or sizes skipped\n",
 				progname, s->cpu, (unsigned long long)s->unknown);
 		if (stats.lost != s->discarded || s->unknown)
 			ret = 1;

@@ -155,9 +155,10 @@ def _layout(s: Struct, consts: dict[str, int]) -> None:
         offset += f.size
     if not s.fields:
         raise _fail(f"struct {s.name}", "no fields")
-    if offset % 8:
-        raise _fail(f"struct {s.name}", f"size {offset} is not a multiple of 8: add an "
-                                        "explicit padding field")
+    widest = max(f.align for f in s.fields)
+    if offset % widest:
+        raise _fail(f"struct {s.name}", f"size {offset} is not a multiple of {widest}, its "
+                                        "widest field's: add an explicit padding field")
     s.size = offset
 
 

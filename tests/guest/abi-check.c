@@ -16,11 +16,11 @@
  *		  -EINVAL every malformed one (no RET, stack out of bounds,
  *		  backward or overlong jumps, untyped or out-of-range field and
  *		  context reads, globs outside the pool, oversized programs)
- *   stream-reads a stream's read() returns whole records only; a buffer too
- *		  small for the next record gets -EINVAL, one the kernel cannot
- *		  write to -EFAULT, and the records wait for the next read();
- *		  every event the CPU's buffer took is read once, in reads of
- *		  any size
+ *   stream-reads a stream's read() returns whole page records only; a buffer
+ *		  too small for the next record gets -EINVAL, one the kernel
+ *		  cannot write to -EFAULT, and the records wait for the next
+ *		  read(); every event the CPU's buffer took is read once, and
+ *		  every loss counted once, in reads of any size
  */
 
 #define _GNU_SOURCE
@@ -276,29 +276,32 @@ static const char *check_stop_other(int owner, int other)
 }
 
 /*
- * The records of @buf[0..@len): whole ones, added to @events and @lost;
- * -1 if the last one is cut.
+ * The page records of @buf[0..@len): whole ones, their events added to
+ * @events and their losses to @lost; -1 if the last one is cut.
  */
 static int count_records(const unsigned char *buf, size_t len,
 			 unsigned long long *events, unsigned long long *lost)
 {
-	struct kscribe_record_header h;
-	struct kscribe_record_lost marker;
-	size_t at = 0;
+	const struct kscribe_event_header *h;
+	struct kscribe_page_header page;
+	__u32 at, length;
+	size_t next = 0;
+	__u64 time;
 
-	while (at < len) {
-		if (len - at < sizeof(h))
+	while (next < len) {
+		if (len - next < sizeof(page))
 			return -1;
-		memcpy(&h, buf + at, sizeof(h));
-		if (((h.size + 7) & ~7U) > len - at - sizeof(h))
+		memcpy(&page, buf + next, sizeof(page));
+		next += sizeof(page);
+		if (((page.size + 7) & ~7U) > len - next)
 			return -1;
-		if (h.id == KSCRIBE_RECORD_LOST) {
-			memcpy(&marker, buf + at + sizeof(h), sizeof(marker));
-			*lost += marker.count;
-		} else {
-			(*events)++;
-		}
-		at += sizeof(h) + ((h.size + 7) & ~7U);
+		*lost += page.lost;
+		time = page.timestamp;
+		for (at = 0; (length = kscribe_page_event(buf + next, page.size, at, &time, &h));
+		     at += length)
+			if (h)
+				(*events)++;
+		next += (page.size + 7) & ~7U;
 	}
 	return 0;
 }
@@ -307,7 +310,7 @@ static const char *check_stream_reads(int fd)
 {
 	struct kscribe_stream_open arg = { .cpu = 0 };
 	struct kscribe_cpu_stats stats = { .cpu = 0 };
-	static unsigned char buf[65536];
+	static unsigned char buf[256 * 1024];
 	unsigned long long events = 0, lost = 0;
 	void *unwritable;
 	cpu_set_t cpu0;
@@ -339,9 +342,14 @@ static const char *check_stream_reads(int fd)
 	munmap(unwritable, sizeof(buf));
 	if (n >= 0 || errno != EFAULT)
 		return "bad-buffer-not-EFAULT";
-	/* small reads and whole ones in turn, until the stopped stream is drained */
+	/*
+	 * reads with room for a record of losses alone and whole ones in turn,
+	 * until the stopped stream is drained: a page waits for the next
+	 */
 	for (i = 0; ; i++) {
-		n = read(stream, buf, i % 2 ? sizeof(buf) : 100);
+		n = read(stream, buf, i % 2 ? sizeof(buf) : sizeof(struct kscribe_page_header));
+		if (n < 0 && errno == EINVAL && i % 2 == 0)
+			continue;
 		if (n < 0)
 			return "read";
 		if (n == 0)

@@ -80,7 +80,7 @@ TEST_F(kscribe, unknown_requests_are_refused)
 static long count_records(struct __test_metadata *_metadata, int fd, unsigned int cpu, int id)
 {
 	struct kscribe_stream_open so = { .cpu = cpu, .flags = KSCRIBE_STREAM_CLOEXEC };
-	static char buf[1 << 16];
+	static char buf[1 << 18];
 	long found = 0;
 	ssize_t n;
 	int stream;
@@ -89,16 +89,22 @@ static long count_records(struct __test_metadata *_metadata, int fd, unsigned in
 	if (stream < 0)
 		return 0;	/* a possible CPU that is not online has no stream */
 	while ((n = read(stream, buf, sizeof(buf))) > 0) {
-		ssize_t at = 0;
+		const struct kscribe_event_header *h;
+		struct kscribe_page_header page;
+		__u32 at, length;
+		ssize_t next = 0;
+		__u64 time;
 
-		while (at < n) {
-			struct kscribe_record_header h;
-
-			memcpy(&h, buf + at, sizeof(h));
-			found += h.id == (uint32_t)id;
-			at += (sizeof(h) + h.size + 7) & ~(size_t)7;
+		while (next < n) {
+			memcpy(&page, buf + next, sizeof(page));
+			next += sizeof(page);
+			time = page.timestamp;
+			for (at = 0; (length = kscribe_page_event(buf + next, page.size, at,
+								  &time, &h)); at += length)
+				found += h && h->id == id;
+			next += (page.size + 7) & ~7U;
 		}
-		EXPECT_EQ(n, at);
+		EXPECT_EQ(n, next);
 	}
 	EXPECT_EQ(0, n);
 	close(stream);
