@@ -327,7 +327,7 @@ def test_the_in_tree_modules_trace_in_their_debian_kernel(proof, bulk):
     console = (proof.trace.parent / "console.log").read_text()
     assert "# PASSED: 3 / 3 tests passed." in console
     assert "KSCRIBE-RC 0 kscribe_test" in console
-    assert "kscribe: core 0.2.0 loaded (abi 3)" in console
+    assert f"kscribe: core 0.2.0 loaded (abi {uapi.load().abi_version})" in console
     names = {e.name for e in proof.events}
     assert {"sched_switch", "syscall_entry_openat", "syscall_exit_openat"} <= names
     data = json.loads((out / "series.json").read_text())

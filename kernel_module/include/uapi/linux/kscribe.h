@@ -525,9 +525,9 @@ struct kscribe_rb_event {
  *
  * Return: the event's length, 0 at the end of the page's events.
  */
-static inline __u32 kscribe_page_event(const void *events, __u32 size, __u32 at,
-				       __u64 *time,
-				       const struct kscribe_event_header **header)
+static __inline__ __u32 kscribe_page_event(const void *events, __u32 size, __u32 at,
+					   __u64 *time,
+					   const struct kscribe_event_header **header)
 {
 	const struct kscribe_rb_event *event =
 		(const struct kscribe_rb_event *)((const __u8 *)events + at);
@@ -535,7 +535,7 @@ static inline __u32 kscribe_page_event(const void *events, __u32 size, __u32 at,
 	__u32 length, data;
 	__u64 stamp;
 
-	*header = NULL;
+	*header = (const struct kscribe_event_header *)0;
 	if (at > size || size - at < 2 * sizeof(__u32))
 		return 0;
 	switch (event->type_len) {
@@ -570,7 +570,7 @@ static inline __u32 kscribe_page_event(const void *events, __u32 size, __u32 at,
 			break;
 		*header = (const struct kscribe_event_header *)((const __u8 *)event + data);
 		if ((*header)->size > length - data - sizeof(**header))
-			*header = NULL;
+			*header = (const struct kscribe_event_header *)0;
 		break;
 	}
 	return length <= size - at ? length : 0;
