@@ -609,14 +609,16 @@ static int stream_drain(struct cpu_stream *s)
  */
 static int spool_next(struct cpu_stream *s, FILE *f, struct kscribe_page_header *page)
 {
-	size_t n = fread(page, 1, sizeof(*page), f);
+	size_t n = fread(page, 1, sizeof(*page), f), padded;
 
 	if (!n && !ferror(f))
 		return 0;
 	if (n == sizeof(*page) && page->cpu == s->cpu &&
-	    page->size <= READ_SIZE - sizeof(*page) &&
-	    fread(s->readbuf, 1, (page->size + 7) & ~7U, f) == ((page->size + 7) & ~7U))
-		return 1;
+	    page->size <= READ_SIZE - sizeof(*page)) {
+		padded = (page->size + 7) & ~7U;
+		if (fread(s->readbuf, 1, padded, f) == padded)
+			return 1;
+	}
 	if (ferror(f))
 		error("spool file");
 	else

@@ -285,7 +285,7 @@ static int count_records(const unsigned char *buf, size_t len,
 	const struct kscribe_event_header *h;
 	struct kscribe_page_header page;
 	__u32 at, length;
-	size_t next = 0;
+	size_t next = 0, padded;
 	__u64 time;
 
 	while (next < len) {
@@ -293,7 +293,8 @@ static int count_records(const unsigned char *buf, size_t len,
 			return -1;
 		memcpy(&page, buf + next, sizeof(page));
 		next += sizeof(page);
-		if (((page.size + 7) & ~7U) > len - next)
+		padded = (page.size + 7) & ~7U;
+		if (padded > len - next)
 			return -1;
 		*lost += page.lost;
 		time = page.timestamp;
@@ -301,7 +302,7 @@ static int count_records(const unsigned char *buf, size_t len,
 		     at += length)
 			if (h)
 				(*events)++;
-		next += (page.size + 7) & ~7U;
+		next += padded;
 	}
 	return 0;
 }
