@@ -52,6 +52,16 @@ def test_openat_carries_the_file_name(traced):
     assert opens[0].fields["dfd"] == -100  # AT_FDCWD
 
 
+def test_long_paths_are_read_whole_to_a_page_end_and_cut_at_the_bound(traced):
+    """A path read in several pieces whose NUL is the last byte of a page before an
+    unmapped one is recorded whole; one longer than a recorded string, its first 255 bytes."""
+    _, res, _, printed, _ = traced
+    names = [e.fields.get("filename") for e in res.events if e.name == "syscall_entry_openat"]
+    edge, longer = printed["edge_path"], printed["long_path"]
+    assert len(edge) == 150 and names.count(edge) == 1
+    assert len(longer) == 300 and names.count(longer[:255]) == 1
+
+
 def test_write_carries_the_count(traced):
     _, res, _, printed, _ = traced
     writes = [e for e in res.events if e.name == "syscall_entry_write"

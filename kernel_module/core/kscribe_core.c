@@ -637,6 +637,9 @@ bool notrace kscribe_copy_user(void *dst, const void __user *src, size_t len)
 }
 EXPORT_SYMBOL_GPL(kscribe_copy_user);
 
+/* A user string is copied in pieces of this many bytes: paths and names are mostly shorter. */
+#define KSCRIBE_STRING_PIECE	64
+
 /**
  * kscribe_copy_user_string - copy a user string in any context, bounded
  * @dst:	kernel buffer of @size bytes
@@ -644,10 +647,11 @@ EXPORT_SYMBOL_GPL(kscribe_copy_user);
  * @size:	most bytes stored in @dst, the terminating NUL included
  *
  * strncpy_from_user_nofault() is not exported to modules: this copies
- * with copy_from_user_nofault() in pieces that never cross a page, so that
- * a string ending just before an unmapped page is still read whole. A
- * string longer than @size - 1 bytes is cut there, as is one that runs
- * into a page that is not resident.
+ * with copy_from_user_nofault() in pieces of KSCRIBE_STRING_PIECE bytes
+ * that never cross a page, and stops at the piece that holds the NUL. A
+ * short string costs one small copy, and one ending just before an
+ * unmapped page is still read whole. A string longer than @size - 1 bytes
+ * is cut there, as is one that runs into a page that is not resident.
  *
  * Return: bytes stored in @dst, the terminating NUL included, or 0 when
  * not even the first byte was resident (@dst is then "").
@@ -656,26 +660,27 @@ size_t notrace kscribe_copy_user_string(char *dst, const char __user *src, size_
 {
 	size_t done = 0;
 
-	if (!size)
-		return 0;
-	if (copy_from_user_nofault(dst, src, 1)) {
-		dst[0] = '\0';
-		return 0;
-	}
-
-	while (done + 1 < size) {
-		unsigned long addr = (unsigned long)src + done;
-		size_t chunk = min_t(size_t, size - 1 - done,
-				     PAGE_SIZE - offset_in_page(addr));
+	while (done < size) {
+		size_t piece = min3(size - done, (size_t)KSCRIBE_STRING_PIECE,
+				    (size_t)(PAGE_SIZE - offset_in_page(src + done)));
 		char *end;
 
-		if (copy_from_user_nofault(dst + done, src + done, chunk))
+		if (copy_from_user_nofault(dst + done, src + done, piece))
 			break;
-		end = memchr(dst + done, '\0', chunk);
+		end = memchr(dst + done, '\0', piece);
 		if (end)
 			return end - dst + 1;
-		done += chunk;
+		done += piece;
 	}
+	if (!done) {
+		/* not even the first byte is resident */
+		if (size)
+			dst[0] = '\0';
+		return 0;
+	}
+	/* too long, or cut by a page that is not resident */
+	if (done == size)
+		done--;
 	dst[done] = '\0';
 	return done + 1;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -25,6 +26,9 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define WRITE_BYTES	4242
 #define SEND_BYTES	1234
+/* a path read in three pieces, the last one ending a page; one longer than the tracer keeps */
+#define EDGE_BYTES	150
+#define LONG_BYTES	300
 
 static char buf[WRITE_BYTES];
 
@@ -81,6 +85,42 @@ static void print_identity(void)
 	}
 }
 
+/* A path of @len bytes at @at: "/tmp/" and then @fill. */
+static char *make_path(char *at, size_t len, char fill)
+{
+	memset(at, fill, len);
+	memcpy(at, "/tmp/", 5);
+	at[len] = '\0';
+	return at;
+}
+
+/*
+ * Open two paths that do not exist: one whose NUL is the last byte of a
+ * page before an unmapped one (it must be recorded whole), and one longer
+ * than a recorded string (it is cut).
+ */
+static void long_paths(void)
+{
+	static char longer[LONG_BYTES + 1];
+	long page = sysconf(_SC_PAGESIZE);
+	char *area, *edge;
+
+	area = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		fail("mmap");
+	if (munmap(area + page, page))
+		fail("munmap");
+	edge = make_path(area + page - EDGE_BYTES - 1, EDGE_BYTES, 'e');
+	if (openat(AT_FDCWD, edge, O_RDONLY) >= 0)
+		fail("openat of a path at a page's end");
+	printf("WORKLOAD edge_path=%s\n", edge);
+	make_path(longer, LONG_BYTES, 'l');
+	if (openat(AT_FDCWD, longer, O_RDONLY) >= 0)
+		fail("openat of a long path");
+	printf("WORKLOAD long_path=%s\n", longer);
+	munmap(area, page);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/tmp/kscribe-workload.dat";
@@ -110,6 +150,7 @@ int main(int argc, char **argv)
 		fail("getsockname of a file");
 	printf("WORKLOAD getsockname=%d\n", -errno);
 	close(fd);
+	long_paths();
 
 	fflush(stdout);
 	child = fork();
