@@ -10,7 +10,7 @@ import pytest
 from kscribe.errors import KscribeError
 from kscribe.guest import rootfs
 from kscribe.peers import figures
-from kscribe.peers.guest import SMOKE, SYSCALLS_PER_CALL, TRACERS, WORKLOADS, run
+from kscribe.peers.guest import SMOKE, SYSCALLS_PER_CALL, TRACERS, WORKLOADS, orders, run
 
 from .conftest import need_tool
 
@@ -109,3 +109,15 @@ def test_the_clean_rate_is_the_median_of_each_ladder_rounds_highest(tmp_path):
     # the rounds' highest clean rates: 460,000, 310,000 (480000 lost) and 450,000
     assert row.clean_rate == 450_000
     assert row.lossy == [(470_000, 5)]
+
+
+
+def test_each_round_starts_one_place_further_on():
+    """Over as many rounds as runs, each run takes every place in a round once: no tracer
+    always runs first after the baseline, or last, where a round's drift would favour it."""
+    runs = ("none", *TRACERS)
+    rounds = orders(runs, len(runs))
+    assert rounds[0] == list(runs) and all(sorted(r) == sorted(runs) for r in rounds)
+    for name in runs:
+        assert sorted(r.index(name) for r in rounds) == list(range(len(runs)))
+    assert orders(runs, 1) == [list(runs)] and orders(runs, 7)[5:] == rounds[:2]

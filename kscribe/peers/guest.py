@@ -11,6 +11,7 @@ workloads; each run's output comes back through the share and is kept in ``resul
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from kscribe.util import atomic
 
 # what the root holds besides libc-bin and kmod: the peers' user-space tools
 PACKAGES = ("lttng-tools", "linux-perf", "trace-cmd")
-# in the order they run; ftrace is recorded by trace-cmd, as its users record it to disk
+# in the order of the first round (each round starts one further on: orders()); ftrace is
+# recorded by trace-cmd, as its users record it to disk
 TRACERS = ("kscribe", "lttng", "perf", "ftrace")
 # tracer -> event set -> how the tracer selects it. Syscalls: every one, entry and exit,
 # with typed arguments where the tracer has them; sched: a switch and a wake-up.
@@ -100,10 +102,19 @@ def profiled(plan: Plan) -> tuple[str, str] | None:
     return events, command.format(calls=plan.calls[plan.profile])
 
 
+def orders(runs: Sequence[str], rounds: int) -> list[list[str]]:
+    """The order of ``runs`` in each round: each round starts one place further on, so that
+    over as many rounds as runs each one runs once in every place, and a drift within the
+    rounds favours none of them (a fixed order always ran kscribe right after the baseline)."""
+    return [[*runs[r % len(runs):], *runs[:r % len(runs)]] for r in range(rounds)]
+
+
 def _script(plan: Plan, modules: list[Path]) -> str:
     return environment().get_template("guest/peers.sh.j2").render(
         mark=MARK, modules=[m.stem for m in modules], tracers=TRACERS,
-        selections=SELECTIONS, results=RESULTS, rounds=plan.rounds, rates=plan.rates,
+        selections=SELECTIONS, results=RESULTS, rates=plan.rates,
+        orders=orders(("none", *TRACERS), plan.rounds),
+        ladder_orders=orders(TRACERS, max(plan.rounds, 1)),
         ladder=LADDER.format(rate="$rate", seconds=plan.rate_seconds),
         profile=plan.profile, profiled=profiled(plan),
         workloads={w: (WORKLOADS[w][0], WORKLOADS[w][1].format(calls=plan.calls[w]))
