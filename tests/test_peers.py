@@ -111,7 +111,6 @@ def test_the_clean_rate_is_the_median_of_each_ladder_rounds_highest(tmp_path):
     assert row.lossy == [(470_000, 5)]
 
 
-
 def test_each_round_starts_one_place_further_on():
     """Over as many rounds as runs, each run takes every place in a round once: no tracer
     always runs first after the baseline, or last, where a round's drift would favour it."""

@@ -660,6 +660,8 @@ size_t notrace kscribe_copy_user_string(char *dst, const char __user *src, size_
 {
 	size_t done = 0;
 
+	if (!size)
+		return 0;
 	while (done < size) {
 		size_t piece = min3(size - done, (size_t)KSCRIBE_STRING_PIECE,
 				    (size_t)(PAGE_SIZE - offset_in_page(src + done)));
@@ -674,8 +676,7 @@ size_t notrace kscribe_copy_user_string(char *dst, const char __user *src, size_
 	}
 	if (!done) {
 		/* not even the first byte is resident */
-		if (size)
-			dst[0] = '\0';
+		dst[0] = '\0';
 		return 0;
 	}
 	/* too long, or cut by a page that is not resident */
@@ -1855,7 +1856,7 @@ static bool kscribe_stream_fetch(struct kscribe_stream *stream)
 
 /*
  * Write @stream's held record to @ubuf: its header, its page's events and
- * the zeros that pad them to 8 bytes. Return: 0, or -EFAULT.
+ * the zeros that pad them to KSCRIBE_STREAM_ALIGN. Return: 0, or -EFAULT.
  */
 static int kscribe_stream_put(struct kscribe_stream *stream, char __user *ubuf)
 {
@@ -1867,7 +1868,7 @@ static int kscribe_stream_put(struct kscribe_stream *stream, char __user *ubuf)
 	if (!held->size)
 		return 0;
 	if (copy_to_user(ubuf, stream->events, held->size) ||
-	    clear_user(ubuf + held->size, ALIGN(held->size, 8) - held->size))
+	    clear_user(ubuf + held->size, ALIGN(held->size, KSCRIBE_STREAM_ALIGN) - held->size))
 		return -EFAULT;
 	return 0;
 }
@@ -1886,7 +1887,7 @@ static ssize_t kscribe_stream_copy(struct kscribe_stream *stream, char __user *u
 	for (;;) {
 		if (!stream->holding && !kscribe_stream_fetch(stream))
 			break;
-		len = sizeof(stream->held) + ALIGN(stream->held.size, 8);
+		len = sizeof(stream->held) + ALIGN(stream->held.size, KSCRIBE_STREAM_ALIGN);
 		if (len > count - copied)
 			break;
 		if (kscribe_stream_put(stream, ubuf + copied))

@@ -615,7 +615,7 @@ static int spool_next(struct cpu_stream *s, FILE *f, struct kscribe_page_header 
 		return 0;
 	if (n == sizeof(*page) && page->cpu == s->cpu &&
 	    page->size <= READ_SIZE - sizeof(*page)) {
-		padded = (page->size + 7) & ~7U;
+		padded = (page->size + KSCRIBE_STREAM_ALIGN - 1) & ~(KSCRIBE_STREAM_ALIGN - 1U);
 		if (fread(s->readbuf, 1, padded, f) == padded)
 			return 1;
 	}

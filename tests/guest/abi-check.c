@@ -293,7 +293,7 @@ static int count_records(const unsigned char *buf, size_t len,
 			return -1;
 		memcpy(&page, buf + next, sizeof(page));
 		next += sizeof(page);
-		padded = (page.size + 7) & ~7U;
+		padded = (page.size + KSCRIBE_STREAM_ALIGN - 1) & ~(KSCRIBE_STREAM_ALIGN - 1U);
 		if (padded > len - next)
 			return -1;
 		*lost += page.lost;

@@ -45,6 +45,9 @@
 /* Bits of kscribe_rb_event.time_delta. */
 #define KSCRIBE_TIME_SHIFT		27
 
+/* A stream's records end on a multiple of this many bytes: a page's events are zero-padded. */
+#define KSCRIBE_STREAM_ALIGN		8
+
 /* Smallest per-CPU buffer size in bytes. */
 #define KSCRIBE_BUFFER_MIN		8192
 
@@ -467,11 +470,11 @@ struct kscribe_filter_stats {
 /**
  * struct kscribe_page_header - Header of every record read() from a stream: a
  *	record is this header, a page of size bytes of events, then zero padding to a
- *	multiple of 8 bytes. read() returns whole records only; a buffer of this
- *	header's size plus the page size always holds one. The events are laid out as
- *	the kernel's ring buffer writes them: each starts with a struct
- *	kscribe_rb_event; the time of each adds its time_delta to the time of the one
- *	before, the first's to timestamp; an event of data (type_len below
+ *	multiple of KSCRIBE_STREAM_ALIGN bytes. read() returns whole records only; a
+ *	buffer of this header's size plus the page size always holds one. The events
+ *	are laid out as the kernel's ring buffer writes them: each starts with a
+ *	struct kscribe_rb_event; the time of each adds its time_delta to the time of
+ *	the one before, the first's to timestamp; an event of data (type_len below
  *	KSCRIBE_EVENT_PADDING) holds type_len 32-bit words, or when type_len is 0
  *	array[0] bytes counting array[0] itself, starting with a struct
  *	kscribe_event_header. kscribe_page_event() decodes them.
