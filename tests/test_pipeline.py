@@ -24,7 +24,7 @@ from kscribe.errors import KscribeError
 from kscribe.pipeline import boot_target, build_kdir, build_target, prepare
 from kscribe.util.digest import sha256_file
 
-from .conftest import copy_sources, need_tool, path_without
+from .conftest import copy_sources, linked_cache, need_tool, path_without
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -89,14 +89,17 @@ def test_corrupted_cache_is_detected_and_fetched_again(settings, capfd):
     assert "cached copy is corrupted" in capfd.readouterr().err
 
 
-def test_corrupted_extracted_kernel_is_extracted_again(settings, capfd):
-    p = prepare("bookworm/amd64", settings)
+def test_corrupted_extracted_kernel_is_extracted_again(settings, tmp_path, capfd):
+    # in a cache of its own: extracting again replaces the tree the other tests build in
+    own = dataclasses.replace(settings, cache_dir=linked_cache(settings, tmp_path / "cache",
+                                                               ("debs", "indexes")))
+    p = prepare("bookworm/amd64", own)
     kernel = p.provisioned.kernel
     good = sha256_file(kernel)
     data = bytearray(kernel.read_bytes())
     data[4096] ^= 0x01
     kernel.write_bytes(bytes(data))
-    again = prepare("bookworm/amd64", settings)
+    again = prepare("bookworm/amd64", own)
     assert sha256_file(again.provisioned.kernel) == good
     assert "cached vmlinuz is corrupted" in capfd.readouterr().err
 
