@@ -1088,7 +1088,8 @@ bool notrace __kscribe_record_begin(struct kscribe_event *event,
 	header = ring_buffer_event_data(rb_event);
 	header->id = event->id;
 	header->size = total;
-	kscribe_context_write(recording, (u8 *)(header + 1));
+	if (recording->contexts)
+		kscribe_context_write(recording, (u8 *)(header + 1));
 	rec->payload = (u8 *)(header + 1) + recording->context_size;
 	rec->recording = recording;
 	rec->rb_event = rb_event;
@@ -1157,7 +1158,8 @@ static bool notrace kscribe_record_staged(struct kscribe_record *rec,
 	header = ring_buffer_event_data(rec->rb_event);
 	header->id = rec->event->id;
 	header->size = total;
-	kscribe_context_write(recording, (u8 *)(header + 1));
+	if (recording->contexts)
+		kscribe_context_write(recording, (u8 *)(header + 1));
 	memcpy((u8 *)(header + 1) + recording->context_size, rec->payload, rec->size);
 	rec->size = sizeof(*header) + total;
 	reserved = true;

@@ -49,12 +49,13 @@ def _names(event: Event) -> dict[str, str]:
 
 
 def _store(f: Field, p: str) -> list[str]:
+    """An integer is assigned; an array, text too, is copied whole, as the kernel's own
+    events copy a ``comm``: the source is a kernel array of that size (fortified builds check
+    it), and a text's readers stop at its NUL."""
     t = f.type
     if t.kind == "int":
         value = f"kscribe_kptr((unsigned long){f.expr})" if t.pointer else f.expr
         return [f"{p}->{f.name} = {value};"]
-    if t.elem.text:
-        return [f"strscpy_pad({p}->{f.name}, {f.expr}, sizeof({p}->{f.name}));"]
     return [f"memcpy({p}->{f.name}, {f.expr}, sizeof({p}->{f.name}));"]
 
 

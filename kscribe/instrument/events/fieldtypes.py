@@ -9,7 +9,7 @@ Grammar of ``type`` in a spec:
 ``u8``...``s64``  integer of that size and signedness (``bool`` is ``u8``)
 ``ulong`` ``long``  integer of the target's pointer size
 ``hex``         pointer-sized unsigned integer shown in base 16 (addresses, pointers)
-``text[N]``     fixed array of N chars shown as text (``task_struct.comm``)
+``text[N]``     a kernel char array of N bytes, copied whole, shown as text up to its NUL (``comm``)
 ``u8[N]``...    fixed array of N integers
 ``u8[]``...     variable array (CTF sequence): needs ``length`` and ``max``
 ``string``      NUL-terminated kernel string, at most ``max`` bytes (default 256)
