@@ -451,19 +451,42 @@ def test_each_integer_class_is_declared_once(traced):
     assert classes and len(classes) == len(set(classes))
 
 
-def test_a_gap_longer_than_the_compact_timestamp_is_decoded(traced, tmp_path):
-    """An event more than 2^32 ns after the previous one of its stream carries the whole
-    timestamp (the extended header): a 5 s sleep on one CPU lasts 5 s in the trace."""
+def test_a_trace_of_many_events_has_the_16_bit_event_id(traced):
+    _, res, _, _, _ = traced
+    header = (res.trace / "metadata").read_text().split("event.header := struct {")[1]
+    assert re.search(r"enum : integer \{ size = 16; align = 8;", header), header[:200]
+    assert "{ compact = 0 ... 65534, extended = 65535 } id;" in header
+
+
+@pytest.mark.parametrize("tag, seconds", [("GAP", 5), ("GAP2", 0.5)])
+def test_a_gap_longer_than_the_compact_timestamp_is_decoded(traced, tmp_path, settings, tag,
+                                                            seconds):
+    """A trace of a few events has the compact header, their ids from 0 in a 5-bit field;
+    an event more than 2^27 ns after the previous one of its stream carries the whole
+    timestamp (the extended header): a sleep on one CPU lasts as long in the trace, in CTF
+    1.8 (5 s, past the 16-bit header's 2^32 ns too) and in CTF 2 (0.5 s)."""
     _, _, console, _, _ = traced
-    events = parse(babeltrace(extract(console, tmp_path / "gap", tag="GAP")))
+    trace = extract(console, tmp_path / tag.lower(), tag=tag)
+    metadata = (trace / "metadata").read_text()
+    if tag == "GAP":
+        assert re.search(r"enum : integer \{ size = 5; align = 1;", metadata)
+        ids = [int(i) for i in re.findall(r'^event \{\n\tname = "\w+";\n\tid = (\d+);$',
+                                          metadata, re.M)]
+    else:
+        ids = [int(i) for i in re.findall(r'"type":"event-record-class"[^\x1e]*?"id":(\d+)',
+                                          metadata)]
+        assert '"length":5,' in metadata and '"alignment":1,' in metadata
+    assert 2 <= len(ids) <= 31 and ids == list(range(len(ids))), ids
+    events = parse(babeltrace(trace, ctf2_settings=settings if tag == "GAP2" else None))
     sleeps = [e for e in events if e.name.endswith("nanosleep") and e.fields.get("rqtp")
-              == {"tv_sec": 5, "tv_nsec": 0}]
+              == {"tv_sec": int(seconds), "tv_nsec": int(seconds % 1 * 1e9)}]
     assert len(sleeps) == 1, [e.name for e in events]
     tid = sleeps[0].context["tid"]
     exits = [e for e in events if e.name == sleeps[0].name.replace("entry", "exit")
              and e.context["tid"] == tid]
     assert len(exits) == 1 and exits[0].cpu == sleeps[0].cpu == 0
-    assert 5e9 <= exits[0].ts - sleeps[0].ts < 6e9, exits[0].ts - sleeps[0].ts
+    assert seconds * 1e9 <= exits[0].ts - sleeps[0].ts < (seconds + 1) * 1e9, \
+        exits[0].ts - sleeps[0].ts
 
 
 def test_truncated_or_corrupted_stream_is_a_clear_error(traced, tmp_path):

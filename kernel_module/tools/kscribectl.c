@@ -37,14 +37,15 @@
 #define PACKET_HEADER_SIZE	(4 + 4)
 #define PACKET_CONTEXT_SIZE	(8 + 8 + 8 + 8 + 8 + 4)
 /*
- * Event header: a 16-bit id and the low 32 bits of the timestamp when the id
- * is below EVENT_EXTENDED and the clock moved less than 2^32 ns since the
- * stream's previous timestamp (CTF readers then take the high bits from it);
- * else EVENT_EXTENDED, then the 16-bit id and the whole 64-bit timestamp.
+ * Event header, in one of the two layouts of header_layouts[]: an id, then
+ * the low bits of the timestamp when the id is below the layout's extended
+ * one and the clock moved less than 2^ts_bits ns since the stream's previous
+ * timestamp (CTF readers then take the high bits from it); else the extended
+ * id, then, from the next byte, the 16-bit id and the whole 64-bit timestamp.
  */
-#define EVENT_EXTENDED		0xFFFFU
-#define EVENT_HEADER_SIZE	(2 + 4)
 #define EVENT_HEADER_MAX	(2 + 2 + 8)
+/* a trace of at most this many events numbers them from 0: the compact layout */
+#define COMPACT_EVENTS		31
 #define READ_SIZE		(256 * 1024)
 #define DRAIN_PERIOD_NS		(50 * 1000 * 1000)
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -390,9 +391,30 @@ static int toggle(int fd, const char *pattern, bool resume)
 /* ---- record ---- */
 
 struct event_desc {
-	unsigned int id;
+	unsigned int id;	/* in the trace: the kernel's, or 0, 1... (compact header) */
 	char name[KSCRIBE_NAME_LEN];
 	char *fields;
+};
+
+/*
+ * @id_bits:	the id's width: 16, or 5 packed with the timestamp's low bits
+ *		in one 32-bit word
+ * @ts_bits:	the width of the timestamp's low bits
+ * @extended:	the id that says the header is extended
+ */
+struct header_layout {
+	unsigned int id_bits;
+	unsigned int ts_bits;
+	unsigned int extended;
+};
+
+/*
+ * The trace's event header: 4 bytes (LTTng's compact header) for a trace of
+ * a few events, which then have ids 0 to 30; else 6, with the kernel's ids.
+ */
+static const struct header_layout header_layouts[] = {
+	{ .id_bits = 16, .ts_bits = 32, .extended = 0xFFFF },
+	{ .id_bits = 5, .ts_bits = 27, .extended = COMPACT_EVENTS },
 };
 
 struct recorder;
@@ -437,7 +459,8 @@ struct recorder {
 	struct kscribe_status status;
 	struct event_desc *events;
 	unsigned int nr_events;
-	unsigned char *known;	/* known[id]: id has metadata */
+	int *trace_id;		/* trace_id[kernel id]: the event's id in the trace, or -1 */
+	const struct header_layout *header;
 	struct cpu_stream *streams;
 	unsigned int nr_streams;
 	unsigned int nr_readers;	/* reader threads started */
@@ -522,13 +545,55 @@ static int packet_flush(struct cpu_stream *s)
 	return 0;
 }
 
+static bool little_endian(void)
+{
+	const unsigned int one = 1;
+
+	return *(const unsigned char *)&one;
+}
+
+static const char *byte_order(void)
+{
+	return little_endian() ? "le" : "be";
+}
+
+/*
+ * Write the header of an event of id @id at @ts: see header_layouts[]. CTF
+ * packs bit fields from a byte's least significant bit in a little-endian
+ * trace, from its most significant one in a big-endian trace.
+ */
+static void put_header(const struct header_layout *l, struct cpu_stream *s, uint16_t id,
+		       uint64_t ts)
+{
+	uint64_t delta = s->nr_events ? ts - s->last_ts : 0;
+	uint32_t low = ts & (uint32_t)((1ULL << l->ts_bits) - 1);
+	bool le = little_endian();
+	uint16_t extended = l->extended;
+	uint8_t first;
+
+	if (id < l->extended && !(delta >> l->ts_bits)) {
+		if (l->id_bits == 16)
+			put(s->packet, &s->len, &id, 2);
+		else
+			low = le ? low << l->id_bits | id : (uint32_t)id << l->ts_bits | low;
+		put(s->packet, &s->len, &low, 4);
+		return;
+	}
+	if (l->id_bits == 16) {
+		put(s->packet, &s->len, &extended, 2);
+	} else {
+		first = le ? l->extended : l->extended << (8 - l->id_bits);
+		put(s->packet, &s->len, &first, 1);
+	}
+	put(s->packet, &s->len, &id, 2);
+	put(s->packet, &s->len, &ts, 8);
+}
+
 static int stream_event(struct recorder *r, struct cpu_stream *s, uint64_t ts,
 			const struct kscribe_event_header *h)
 {
-	uint16_t id = h->id, extended = EVENT_EXTENDED;
-	uint32_t low;
-
-	if (h->id >= KSCRIBE_MAX_EVENTS || !r->known[h->id] || h->size > KSCRIBE_PAYLOAD_MAX) {
+	if (h->id >= KSCRIBE_MAX_EVENTS || r->trace_id[h->id] < 0 ||
+	    h->size > KSCRIBE_PAYLOAD_MAX) {
 		s->unknown++;
 		return 0;
 	}
@@ -540,15 +605,7 @@ static int stream_event(struct recorder *r, struct cpu_stream *s, uint64_t ts,
 	}
 	if (!s->nr_events)
 		s->ts_begin = ts;
-	if (id < EVENT_EXTENDED && ts - (s->nr_events ? s->last_ts : ts) <= UINT32_MAX) {
-		low = (uint32_t)ts;
-		put(s->packet, &s->len, &id, 2);
-		put(s->packet, &s->len, &low, 4);
-	} else {
-		put(s->packet, &s->len, &extended, 2);
-		put(s->packet, &s->len, &id, 2);
-		put(s->packet, &s->len, &ts, 8);
-	}
+	put_header(r->header, s, r->trace_id[h->id], ts);
 	s->last_ts = ts;
 	put(s->packet, &s->len, h + 1, h->size);
 	s->nr_events++;
@@ -1159,9 +1216,10 @@ static int collect_events(struct recorder *r)
 	unsigned int index;
 	int ret;
 
-	r->known = calloc(KSCRIBE_MAX_EVENTS, 1);
-	if (!r->known)
-		return error("calloc");
+	r->trace_id = malloc(KSCRIBE_MAX_EVENTS * sizeof(*r->trace_id));
+	if (!r->trace_id)
+		return error("malloc");
+	memset(r->trace_id, -1, KSCRIBE_MAX_EVENTS * sizeof(*r->trace_id));
 	for (index = 0; ; index++) {
 		ret = event_info(r->dev, index, &info);
 		if (ret < 0)
@@ -1188,8 +1246,15 @@ static int collect_events(struct recorder *r)
 		meta.fields = (uintptr_t)d->fields;
 		if (ioctl(r->dev, KSCRIBE_IOCTL_EVENT_METADATA, &meta) < 0)
 			return error("KSCRIBE_IOCTL_EVENT_METADATA");
+		r->trace_id[info.id] = info.id;
 		r->nr_events++;
-		r->known[info.id] = 1;
+	}
+	r->header = &header_layouts[r->nr_events <= COMPACT_EVENTS];
+	if (r->header->id_bits == 16)
+		return 0;
+	for (index = 0; index < r->nr_events; index++) {
+		r->trace_id[r->events[index].id] = index;
+		r->events[index].id = index;
 	}
 	return 0;
 }
@@ -1321,13 +1386,6 @@ static int read_uuid(const char *path, char text[37])
 	if (f)
 		fclose(f);
 	return ok ? 0 : fail("cannot read a uuid from %s", path);
-}
-
-static const char *byte_order(void)
-{
-	const unsigned int one = 1;
-
-	return *(const unsigned char *)&one ? "le" : "be";
 }
 
 /* The stream's event.context: the recording's contexts, in id order, as the kernel lays them. */
@@ -1707,28 +1765,40 @@ static void json_member(FILE *f, bool first, const char *name)
 	fprintf(f, ",\"field-class\":");
 }
 
-/*
- * The event header's members (see EVENT_EXTENDED): the id, then a variant on
- * it of the compact and the extended forms.
- */
-static void json_event_header(FILE *f)
+/* An unsigned bit field of @bits: byte-aligned when a multiple of 8 wide. */
+static void json_bits(FILE *f, unsigned int bits, const char *role, const char *mappings)
 {
-	char compact[64], extended[64];
+	fprintf(f, "{\"type\":\"fixed-length-unsigned-integer\",\"length\":%u,", bits);
+	fprintf(f, "\"byte-order\":\"%s\",\"alignment\":%u,", json_byte_order(),
+		bits % 8 ? 1 : 8);
+	fprintf(f, "\"roles\":[\"%s\"]", role);
+	if (mappings)
+		fprintf(f, ",\"mappings\":%s", mappings);
+	fputc('}', f);
+}
 
-	snprintf(compact, sizeof(compact), "[[0,%u]]", EVENT_EXTENDED - 1);
-	snprintf(extended, sizeof(extended), "[[%u,%u]]", EVENT_EXTENDED, EVENT_EXTENDED);
+/*
+ * The event header's members (see header_layouts[]): the id, then a variant
+ * on it of the compact and the extended forms.
+ */
+static void json_event_header(FILE *f, const struct header_layout *l)
+{
+	char compact[64], extended[64], mappings[160];
+
+	snprintf(compact, sizeof(compact), "[[0,%u]]", l->extended - 1);
+	snprintf(extended, sizeof(extended), "[[%u,%u]]", l->extended, l->extended);
+	snprintf(mappings, sizeof(mappings), "{\"compact\":%s,\"extended\":%s}", compact,
+		 extended);
 	json_member(f, true, "id");
-	fprintf(f, "{\"type\":\"fixed-length-unsigned-integer\",\"length\":16,");
-	fprintf(f, "\"byte-order\":\"%s\",\"alignment\":8,", json_byte_order());
-	fprintf(f, "\"roles\":[\"event-record-class-id\"],");
-	fprintf(f, "\"mappings\":{\"compact\":%s,\"extended\":%s}}}", compact, extended);
+	json_bits(f, l->id_bits, "event-record-class-id", mappings);
+	fputc('}', f);
 	json_member(f, false, "v");
 	fprintf(f, "{\"type\":\"variant\",\"selector-field-location\":");
 	fprintf(f, "{\"origin\":\"event-record-header\",\"path\":[\"id\"]},\"options\":[");
 	fprintf(f, "{\"name\":\"compact\",\"selector-field-ranges\":%s,", compact);
 	fprintf(f, "\"field-class\":%s", JSON_STRUCT);
 	json_member(f, true, "timestamp");
-	json_integer(f, false, 32, 10, "default-clock-timestamp", NULL);
+	json_bits(f, l->ts_bits, "default-clock-timestamp", NULL);
 	fprintf(f, "}]}},{\"name\":\"extended\",\"selector-field-ranges\":%s,", extended);
 	fprintf(f, "\"field-class\":%s", JSON_STRUCT);
 	json_member(f, true, "id");
@@ -1813,7 +1883,7 @@ static int write_metadata_ctf2(struct recorder *r, const struct kscribe_version 
 		fputc('}', f);
 	}
 	fprintf(f, "]},\"event-record-header-field-class\":%s", JSON_STRUCT);
-	json_event_header(f);
+	json_event_header(f, r->header);
 	if (r->contexts) {
 		fprintf(f, ",\"event-record-common-context-field-class\":%s", JSON_STRUCT);
 		for (i = 0, first = true; i < nr_contexts; i++) {
@@ -1901,6 +1971,7 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	int64_t offset_s = offset / 1000000000;
 	int64_t offset_ns = offset % 1000000000;
 	struct int_classes classes = { .nr = 0 };
+	const struct header_layout *l = r->header;
 	struct utsname uts;
 	char path[4096];
 	unsigned int i;
@@ -1971,8 +2042,6 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 		(long long)offset_s, (long long)offset_ns);
 	fprintf(f, "typealias integer {\n\tsize = 64; align = 8; signed = false;\n");
 	fprintf(f, "\tmap = clock.trace_clock_local.value;\n} := uint64_clock_t;\n\n");
-	fprintf(f, "typealias integer {\n\tsize = 32; align = 8; signed = false;\n");
-	fprintf(f, "\tmap = clock.trace_clock_local.value;\n} := uint32_clock_t;\n\n");
 
 	fprintf(f, "stream {\n\tid = 0;\n\tpacket.context := struct {\n");
 	fprintf(f, "\t\tuint64_clock_t timestamp_begin;\n");
@@ -1980,10 +2049,14 @@ static int write_metadata(struct recorder *r, const struct kscribe_version *vers
 	fprintf(f, "\t\tuint64_t content_size;\n\t\tuint64_t packet_size;\n");
 	fprintf(f, "\t\tuint64_t events_discarded;\n\t\tuint32_t cpu_id;\n\t};\n");
 	fprintf(f, "\tevent.header := struct {\n");
-	fprintf(f, "\t\tenum : uint16_t { compact = 0 ... %u, extended = %u } id;\n",
-		EVENT_EXTENDED - 1, EVENT_EXTENDED);
+	fprintf(f, "\t\tenum : integer { size = %u; align = %u; signed = false; }\n",
+		l->id_bits, l->id_bits % 8 ? 1 : 8);
+	fprintf(f, "\t\t\t{ compact = 0 ... %u, extended = %u } id;\n", l->extended - 1,
+		l->extended);
 	fprintf(f, "\t\tvariant <id> {\n");
-	fprintf(f, "\t\t\tstruct { uint32_clock_t timestamp; } compact;\n");
+	fprintf(f, "\t\t\tstruct { integer { size = %u; align = %u; signed = false;\n",
+		l->ts_bits, l->ts_bits % 8 ? 1 : 8);
+	fprintf(f, "\t\t\t\tmap = clock.trace_clock_local.value; } timestamp; } compact;\n");
 	fprintf(f, "\t\t\tstruct { uint16_t id; uint64_clock_t timestamp; } extended;\n");
 	fprintf(f, "\t\t} v;\n\t};\n");
 	if (r->contexts)
