@@ -111,12 +111,19 @@ def test_the_clean_rate_is_the_median_of_each_ladder_rounds_highest(tmp_path):
     assert row.lossy == [(470_000, 5)]
 
 
-def test_each_round_starts_one_place_further_on():
-    """Over as many rounds as runs, each run takes every place in a round once: no tracer
-    always runs first after the baseline, or last, where a round's drift would favour it."""
-    runs = ("none", *TRACERS)
-    rounds = orders(runs, len(runs))
-    assert rounds[0] == list(runs) and all(sorted(r) == sorted(runs) for r in rounds)
-    for name in runs:
-        assert sorted(r.index(name) for r in rounds) == list(range(len(runs)))
-    assert orders(runs, 1) == [list(runs)] and orders(runs, 7)[5:] == rounds[:2]
+def test_the_rounds_are_a_williams_design():
+    """Over as many rounds as runs, each run takes every place in a round once (no tracer
+    always runs first after the baseline, or last, where a round's drift would favour it);
+    where the runs are even in number, as the ladder's four tracers, each runs right after
+    every other once (what a run leaves behind burdens each of the others alike)."""
+    for runs in (("none", *TRACERS), TRACERS):
+        rounds = orders(runs, len(runs))
+        assert rounds[0][:2] == list(runs[:2]) and all(sorted(r) == sorted(runs)
+                                                        for r in rounds)
+        for name in runs:
+            assert sorted(r.index(name) for r in rounds) == list(range(len(runs)))
+        assert orders(runs, 1) == rounds[:1] and orders(runs, 7)[len(runs):] == \
+            rounds[:7 - len(runs)]
+    ladder = orders(TRACERS, len(TRACERS))
+    follows = [(r[i], r[i + 1]) for r in ladder for i in range(len(r) - 1)]
+    assert sorted(follows) == sorted((a, b) for a in TRACERS for b in TRACERS if a != b)
