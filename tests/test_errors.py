@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -172,6 +174,25 @@ def test_a_failing_command_names_its_argv_and_stderr():
     assert e.value.returncode == 3
     with pytest.raises(CommandFailed, match=r"did not finish within 0.2 s"):
         proc.run(["sleep", "5"], timeout=0.2)
+
+
+def test_a_watched_command_is_ended_at_the_line_that_says_it_is_stuck():
+    """A guest that prints a stall is ended there, not at the time-out; one that finishes,
+    or outlives its time, is not said to be stuck."""
+    stuck = re.compile(rb"soft lockup")
+    started = time.monotonic()
+    done, stopped = proc.watch(["sh", "-c", "echo booting; echo 'BUG: soft lockup - CPU#1'; "
+                                "sleep 30; echo never"], timeout=60,
+                               stop_when=lambda line: stuck.search(line) is not None)
+    assert stopped and done.returncode is None and time.monotonic() - started < 10
+    assert done.stdout == b"booting\nBUG: soft lockup - CPU#1\n"
+    done, stopped = proc.watch(["sh", "-c", "echo fine; echo err >&2; exit 4"], timeout=60,
+                               stop_when=lambda line: stuck.search(line) is not None)
+    assert not stopped and done.returncode == 4 and (done.stdout, done.stderr) == \
+        (b"fine\n", b"err\n")
+    done, stopped = proc.watch(["sh", "-c", "echo slow; sleep 30"], timeout=0.5,
+                               stop_when=lambda line: False)
+    assert not stopped and done.returncode is None and done.stdout == b"slow\n"
 
 
 def test_a_bad_data_row_names_file_and_key(monkeypatch):

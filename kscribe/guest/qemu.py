@@ -9,6 +9,7 @@ the console by a judge (:mod:`kscribe.guest.boot` by default); the console log a
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from kscribe.util import atomic, log, proc
 
 TIMEOUT_S = 300
 INIT = "guest/init.sh.j2"
+STUCK = "stopped: the guest is stuck (see console.log)"
 
 
 def render_init(modules: list[Path], *, record: list[str] | None = None,
@@ -61,10 +63,13 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
          script: str = INIT, context: dict[str, Any] | None = None,
          judge_console: Callable[[str], Verdict] = boot_check.judge,
          accel: str | None = None, kernel_modules: dict[str, Path] | None = None,
-         machine: Callable[[Path], list[str]] | None = None) -> Verdict:
+         machine: Callable[[Path], list[str]] | None = None,
+         stuck: re.Pattern[str] | None = None) -> Verdict:
     """Boot, run ``/init``, write ``console.log`` and ``boot.json`` into ``outdir``;
     ``kernel_modules`` (name -> .ko of the kernel's package) go to /lib/modules.
-    ``machine(initrd)`` gives another QEMU command line (firmware that boots a disk)."""
+    ``machine(initrd)`` gives another QEMU command line (firmware that boots a disk).
+    A console line matching ``stuck`` ends the run there, with :data:`STUCK` among the
+    reasons, instead of at the time-out."""
     proc.require(arch.qemu.binary, why=f"to boot {arch.name} kernels")
     initrd = outdir / "initrd.cpio.gz"
     init = render_init(modules, record=record, dump_formats=dump_formats, script=script,
@@ -75,15 +80,20 @@ def boot(*, arch: Arch, kernel: Path, busybox: Path, modules: list[Path],
     argv = machine(initrd) if machine is not None else \
         qemu_argv(arch, kernel, initrd, append, accel)
     started = time.monotonic()
-    done = proc.run(argv, timeout=timeout, check=False, text=False, keep_on_timeout=True)
+    done, stopped = proc.watch(argv, timeout=timeout, why=f"to boot {arch.name} kernels",
+                               stop_when=lambda line: stuck is not None and
+                               stuck.search(line.decode(errors="replace")) is not None)
     console = done.stdout.decode(errors="replace").replace("\r\n", "\n")
-    timed_out = done.returncode is None
+    timed_out = done.returncode is None and not stopped
     took = time.monotonic() - started
     atomic.write_text(outdir / "console.log", console)
     v = judge_console(console)
     if timed_out:
         v.ok = False
         v.reasons.append(f"QEMU did not power off within {timeout} s")
+    if stopped:
+        v.ok = False
+        v.reasons.append(STUCK)
     v.duration_s = round(took, 2)
     atomic.write_json(outdir / "boot.json", {**asdict(v), "qemu": argv,
                                              "summary": v.summary()})

@@ -1,9 +1,10 @@
 """The one way kscribe runs a program: missing programs and failures become one-line errors.
 
 :func:`run` runs to completion; :func:`stream` reads a program's output as it comes (the
-data archive of a package, a decompressor) and still checks how it ended. A program that
-is not installed is a :class:`~kscribe.errors.ToolMissing` naming its Debian package (from
-:mod:`kscribe.util.hosttools`); a non-zero exit or a time-out is a
+data archive of a package, a decompressor) and still checks how it ended; :func:`watch`
+reads a long run's output as it comes and ends it early on a line that says it is stuck.
+A program that is not installed is a :class:`~kscribe.errors.ToolMissing` naming its
+Debian package (from :mod:`kscribe.util.hosttools`); a non-zero exit or a time-out is a
 :class:`~kscribe.errors.CommandFailed` with the command line and the last line of stderr.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -69,6 +72,53 @@ def run(argv: Argv, *, cwd: Path | None = None, env: Mapping[str, str] | None = 
         raise CommandFailed(args, f"exited {proc.returncode}: {tail(proc.stderr or '')}",
                             proc.returncode)
     return proc
+
+
+def watch(argv: Argv, *, timeout: float, stop_when: Callable[[bytes], bool],
+          why: str = "") -> tuple[subprocess.CompletedProcess, bool]:
+    """Run ``argv`` reading its stdout line by line as it comes, and kill it at the first
+    line that makes ``stop_when`` true (a guest that can no longer finish). Returns what it
+    printed, with ``returncode`` None if it was killed or timed out, and whether a line
+    stopped it. Nothing is checked: the caller judges the output."""
+    args = _resolve(argv, why)
+    lines: list[bytes] = []
+    stopped = threading.Event()
+    with tempfile.TemporaryFile() as errors:
+        try:
+            # a session of its own: ending it ends what it started, which may hold stdout
+            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            raise CommandFailed(args, f"cannot run: {e.strerror}") from None
+
+        def end() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+
+        def read() -> None:
+            assert p.stdout is not None
+            for line in p.stdout:
+                lines.append(line)
+                if not stopped.is_set() and stop_when(line):
+                    stopped.set()
+                    end()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            rc: int | None = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            end()
+            p.wait()
+            rc = None
+        except BaseException:  # interrupted: not left running on its own
+            end()
+            raise
+        reader.join()
+        errors.seek(0)
+        err = errors.read()
+    return subprocess.CompletedProcess(args, None if stopped.is_set() else rc,  # type: ignore[arg-type]
+                                       b"".join(lines), err), stopped.is_set()
 
 
 class Stream:
