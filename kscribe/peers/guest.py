@@ -30,7 +30,7 @@ from kscribe.util import atomic, log
 
 # what the root holds besides libc-bin and kmod: the peers' user-space tools
 PACKAGES = ("lttng-tools", "linux-perf", "trace-cmd")
-# in the order of the first round (each round starts one further on: orders()); ftrace is
+# in the order of the first round (the others: orders()); ftrace is
 # recorded by trace-cmd, as its users record it to disk
 TRACERS = ("kscribe", "lttng", "perf", "ftrace")
 # tracer -> event set -> how the tracer selects it. Syscalls: every one, entry and exit,
